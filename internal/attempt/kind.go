@@ -1,0 +1,54 @@
+package attempt
+
+// Kind is why an attempt failed, independent of how far it got.
+type Kind uint8
+
+const (
+	// KindOther is a failure that matches no other kind.
+	KindOther Kind = iota
+	// KindDial is a failure to establish the connection (refused, no route,
+	// DNS, TLS handshake).
+	KindDial
+	// KindCanceled is the request's context being canceled.
+	KindCanceled
+	// KindDeadline is the request's context deadline or a transport timeout.
+	KindDeadline
+	// KindEOF is the peer closing the connection cleanly (FIN).
+	KindEOF
+	// KindReset is the peer resetting the connection (ECONNRESET, EPIPE).
+	KindReset
+	// KindServerClosedIdle is net/http's report that the server closed a
+	// pooled connection just as it was reused.
+	KindServerClosedIdle
+	// KindRefusedStream is an HTTP/2 RST_STREAM with REFUSED_STREAM: the
+	// server did not process the request.
+	KindRefusedStream
+	// KindGoAway is an HTTP/2 GOAWAY that ended the stream.
+	KindGoAway
+)
+
+var kindNames = [...]string{
+	KindOther:            "other",
+	KindDial:             "dial",
+	KindCanceled:         "canceled",
+	KindDeadline:         "deadline",
+	KindEOF:              "eof",
+	KindReset:            "reset",
+	KindServerClosedIdle: "server_closed_idle",
+	KindRefusedStream:    "refused_stream",
+	KindGoAway:           "goaway",
+}
+
+// String returns the kind's snake_case name, suitable as a metric label.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// isConnectionLoss reports whether the kind means the peer dropped the
+// connection under the request.
+func (k Kind) isConnectionLoss() bool {
+	return k == KindEOF || k == KindReset || k == KindServerClosedIdle
+}

@@ -1,0 +1,207 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// connState is where a tracked connection is in its life.
+type connState uint8
+
+const (
+	connBusy connState = iota // carrying a request, or not yet handed out
+	connIdle                  // in the base transport's pool
+	connHijacked              // taken over (101 Switching Protocols); never touched again
+	connClosed
+)
+
+// conn wraps every connection the base transport dials. It counts the bytes
+// that cross it, so an attempt can prove how far it got, and it knows when
+// it sits idle in the pool, so the idle limit can close it before the
+// backend does and a close by the backend can be recognised as one.
+type conn struct {
+	net.Conn
+	t *Transport
+
+	written atomic.Int64
+	read    atomic.Int64
+
+	mu        sync.Mutex
+	state     connState
+	key       string // backend key, set when an attempt first gets the conn
+	http2     bool
+	protoSeen bool
+	gen       uint64 // bumped each time the conn is handed to an attempt
+	requests  int
+	idleSince time.Time
+	limit     time.Duration // idle limit armed for the current idle period
+	timer     *time.Timer
+	closedBy  closeCause
+}
+
+// closeCause records who closed a connection, for observation and metrics.
+type closeCause uint8
+
+const (
+	closedByNobody closeCause = iota
+	closedByBase              // the base transport closed it (error, CloseIdleConnections)
+	closedByLimit             // the idle limit closed it before the backend could
+	closedByPeer              // the backend closed it
+)
+
+func newConn(c net.Conn, t *Transport) *conn {
+	return &conn{Conn: c, t: t}
+}
+
+// Read counts response bytes and recognises a close by the backend while
+// the connection sat idle: the base transport keeps a read pending on every
+// pooled HTTP/1 connection, so that read is where the close shows up.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	if err != nil {
+		c.readFailed(err)
+	}
+	return n, err
+}
+
+// Write counts request bytes; a byte counted here has left this process.
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// Close is called by the base transport (or the TLS layer above it).
+func (c *conn) Close() error {
+	c.mu.Lock()
+	if c.closedBy == closedByNobody {
+		c.closedBy = closedByBase
+	}
+	c.state = connClosed
+	c.stopTimerLocked()
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+func (c *conn) readFailed(err error) {
+	c.mu.Lock()
+	if c.state != connIdle || c.closedBy != closedByNobody || errors.Is(err, net.ErrClosed) {
+		c.mu.Unlock()
+		return
+	}
+	c.closedBy = closedByPeer
+	c.state = connClosed
+	c.stopTimerLocked()
+	key, idleFor := c.key, time.Since(c.idleSince)
+	c.mu.Unlock()
+	c.t.observeServerClosedIdle(key, idleFor)
+}
+
+// acquire marks the connection busy for an attempt and returns the
+// generation that the attempt must present to release it.
+// reported is what httptrace reported for it (c or a *tls.Conn around c).
+func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.protoSeen {
+		c.protoSeen = true
+		c.http2 = negotiatedHTTP2(reported)
+		c.key = backendKey(u)
+	}
+	c.stopTimerLocked()
+	if c.state == connIdle {
+		c.state = connBusy
+	}
+	c.requests++
+	c.gen++
+	return c.gen
+}
+
+// release puts the connection back to idle after the attempt of generation
+// gen finished with it, and arms the idle limit. A stale generation means
+// another attempt already took the connection: it is left alone, so a
+// connection carrying a request is never closed by the limit.
+func (c *conn) release(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.state != connBusy || c.http2 {
+		return
+	}
+	c.state = connIdle
+	c.idleSince = time.Now()
+	limit, maxRequests := c.t.idleLimit(c.key)
+	if maxRequests > 0 && c.requests >= maxRequests {
+		c.closeLocked(closedByLimit)
+		return
+	}
+	c.limit = limit
+	if limit <= 0 {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(limit, c.expire)
+	} else {
+		c.timer.Reset(limit)
+	}
+}
+
+// hijack hands the connection over for good (protocol switch).
+func (c *conn) hijack() {
+	c.mu.Lock()
+	c.state = connHijacked
+	c.stopTimerLocked()
+	c.mu.Unlock()
+}
+
+// expire runs on the idle timer. The timer may have fired for an earlier
+// idle period, so the state and elapsed time are checked again.
+func (c *conn) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != connIdle || c.limit <= 0 {
+		return
+	}
+	if left := c.limit - time.Since(c.idleSince); left > 0 {
+		c.timer.Reset(left)
+		return
+	}
+	c.closeLocked(closedByLimit)
+}
+
+func (c *conn) closeLocked(cause closeCause) {
+	c.closedBy = cause
+	c.state = connClosed
+	c.stopTimerLocked()
+	key := c.key
+	// Closing the socket makes the base transport's pending read fail, and
+	// it drops the connection from its pool.
+	_ = c.Conn.Close()
+	c.t.observeClosedByLimit(key)
+}
+
+func (c *conn) stopTimerLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// trackedConn finds our wrapper under what the base transport reports in
+// httptrace.GotConnInfo: the wrapper itself, or a *tls.Conn around it.
+func trackedConn(nc net.Conn) *conn {
+	for nc != nil {
+		switch c := nc.(type) {
+		case *conn:
+			return c
+		case interface{ NetConn() net.Conn }:
+			nc = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}

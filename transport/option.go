@@ -1,0 +1,40 @@
+package transport
+
+import "net/http"
+
+// Option configures a Transport. Options are applied in order by New; a
+// nil Option is ignored.
+type Option interface {
+	apply(*config)
+}
+
+// optionFunc adapts a function to Option.
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is everything New needs; defaults first, then options.
+type config struct {
+	base *http.Transport
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.base == nil {
+		c.base = http.DefaultTransport.(*http.Transport)
+	}
+	return c
+}
+
+// WithBase sets the http.Transport that carries the requests. New uses a
+// clone of it (see http.Transport.Clone), so the caller's value is never
+// modified and changes made to it after New have no effect. A nil base
+// means http.DefaultTransport.
+func WithBase(base *http.Transport) Option {
+	return optionFunc(func(c *config) { c.base = base })
+}

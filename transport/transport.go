@@ -1,0 +1,68 @@
+package transport
+
+import (
+	"net/http"
+
+	"golang.org/x/net/http2"
+)
+
+// Transport is an http.RoundTripper that wraps an http.Transport and makes
+// its pooled keep-alive connections safe to reuse.
+//
+// Every connection the base transport dials is tracked: the bytes it
+// carries, whether it sits idle in the pool and for how long. Every attempt
+// is traced with net/http/httptrace, and a failed attempt is returned as an
+// *AttemptError that says how far the request got (see Stage), whether its
+// connection was reused and how long it had been idle, so that callers and
+// the retry policy can tell a request that provably never reached the
+// backend from one that may have run.
+//
+// HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
+// base transport by New, so that its stream and GOAWAY errors can be
+// inspected.
+//
+// A Transport is safe for concurrent use and never modifies the request it
+// is given. Create it with New; the zero value is not usable.
+type Transport struct {
+	base  *http.Transport
+	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
+
+	traceKey any // httptrace's context key, see traceContext
+}
+
+// New returns a Transport configured by opts. Without options it wraps a
+// clone of http.DefaultTransport.
+func New(opts ...Option) *Transport {
+	cfg := newConfig(opts)
+	t := &Transport{traceKey: learnTraceKey()}
+	base := cfg.base.Clone()
+	t.installDialers(base)
+	t.http2 = configureHTTP2(base)
+	t.base = base
+	return t
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTripOnce(req)
+}
+
+// CloseIdleConnections closes the connections that sit idle in the pool.
+// Connections carrying a request are left alone.
+func (t *Transport) CloseIdleConnections() {
+	t.base.CloseIdleConnections()
+}
+
+// configureHTTP2 hands the base transport's HTTP/2 over TLS to x/net/http2
+// when the base would use HTTP/2 at all. It returns nil when it does not,
+// or when the caller had already configured HTTP/2 themselves.
+func configureHTTP2(base *http.Transport) *http2.Transport {
+	if !base.ForceAttemptHTTP2 || base.TLSNextProto != nil {
+		return nil
+	}
+	h2, err := http2.ConfigureTransports(base)
+	if err != nil {
+		return nil
+	}
+	return h2
+}
