@@ -1,0 +1,189 @@
+// Command gateway runs the seed scenario end to end: an
+// httputil.ReverseProxy in front of a backend whose keep-alive connections
+// close after 2 s idle, driven by clients that send POSTs spaced around
+// 2 s. One gateway uses a bare http.Transport with a gateway's 600 s idle
+// timeout; the other uses transport.New. It prints what the clients saw
+// through each, and how many times the backend executed each POST.
+//
+//	go run ./examples/gateway
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/resilient-http/resilient/internal/latency"
+	"github.com/resilient-http/resilient/transport"
+)
+
+func main() {
+	var (
+		idle     = flag.Duration("backend-idle", 2*time.Second, "the backend's keep-alive idle timeout")
+		lanes    = flag.Int("lanes", 4, "clients sending in parallel, each through its own pair of gateways")
+		requests = flag.Int("requests", 6, "POSTs per client")
+		rtt      = flag.Duration("latency", 10*time.Millisecond, "one-way latency between gateway and backend")
+	)
+	flag.Parse()
+	if err := run(*idle, *lanes, *requests, *rtt); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// gatewayTransports are the two transports under comparison, as a gateway
+// would configure them.
+func gatewayTransports() (bare, resilient http.RoundTripper) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.IdleConnTimeout = 600 * time.Second
+	return base.Clone(), transport.New(transport.WithBase(base))
+}
+
+func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
+	ledger := &ledger{seen: make(map[string]int)}
+	backend, err := startBackend(idle, ledger)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	// The relay gives loopback a real network's latency, so the backend's
+	// FIN takes as long to reach the gateway as it would in production.
+	network, err := latency.Start(backend.Addr().String(), oneWay)
+	if err != nil {
+		return err
+	}
+	defer network.Close()
+	target := &url.URL{Scheme: "http", Host: network.Addr()}
+
+	fmt.Printf("backend idle timeout %v, gateway idle timeout 600s, %d clients x %d POSTs spaced %v±30ms\n\n",
+		idle, lanes, requests, idle)
+	results := map[string]*tally{"bare http.Transport": {}, "transport.New": {}}
+	var wg sync.WaitGroup
+	for lane := range lanes {
+		bare, resilient := gatewayTransports()
+		for name, rt := range map[string]http.RoundTripper{"bare http.Transport": bare, "transport.New": resilient} {
+			gw, err := startGateway(target, rt)
+			if err != nil {
+				return err
+			}
+			defer gw.Close()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				drive(gw.Addr().String(), fmt.Sprintf("%s-%d", name, lane), requests, idle, results[name])
+			}()
+		}
+	}
+	wg.Wait()
+	for _, name := range []string{"bare http.Transport", "transport.New"} {
+		t := results[name]
+		fmt.Printf("%-20s  sent %3d  ok %3d  502/503 %3d  executed twice %d\n",
+			name, t.sent.Load(), t.ok.Load(), t.failed.Load(), ledger.twice(name))
+	}
+	return nil
+}
+
+// tally counts what one side's clients saw.
+type tally struct{ sent, ok, failed atomic.Int64 }
+
+// drive sends POSTs through a gateway, spaced uniformly in [idle-30ms,
+// idle+30ms], each with a unique request id.
+func drive(gateway, lane string, requests int, idle time.Duration, t *tally) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range requests {
+		id := lane + "-" + strconv.Itoa(i)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+gateway+"/orders", strings.NewReader(`{"item":42}`))
+		req.Header.Set("X-Request-Id", id)
+		t.sent.Add(1)
+		resp, err := client.Do(req)
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "client: %v\n", err)
+			t.failed.Add(1)
+		case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable:
+			t.failed.Add(1)
+		default:
+			t.ok.Add(1)
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		jitter := time.Duration(rand.Int64N(int64(60 * time.Millisecond)))
+		time.Sleep(idle - 30*time.Millisecond + jitter) // the spacing under test
+	}
+}
+
+// ledger counts executions per request id on the backend.
+type ledger struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (l *ledger) record(id string) {
+	l.mu.Lock()
+	l.seen[id]++
+	l.mu.Unlock()
+}
+
+// twice counts the ids with the given prefix that ran more than once.
+func (l *ledger) twice(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for id, c := range l.seen {
+		if strings.HasPrefix(id, prefix) && c > 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// server is a running http.Server and its listener.
+type server struct {
+	*http.Server
+	ln net.Listener
+}
+
+func (s *server) Addr() net.Addr { return s.ln.Addr() }
+
+func serve(h http.Handler, idle time.Duration) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Server: &http.Server{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	go func() { _ = s.Serve(ln) }()
+	return s, nil
+}
+
+// startBackend is a Go server that, like many, closes connections idle
+// for longer than idle and says nothing about it in its responses.
+func startBackend(idle time.Duration, l *ledger) (*server, error) {
+	return serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		l.record(r.Header.Get("X-Request-Id"))
+		_, _ = io.WriteString(w, "created\n")
+	}), idle)
+}
+
+// startGateway is a reverse proxy to target over rt.
+func startGateway(target *url.URL, rt http.RoundTripper) (*server, error) {
+	proxy := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: rt,
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}
+	return serve(proxy, 0)
+}
