@@ -13,9 +13,9 @@ import (
 type connState uint8
 
 const (
-	connBusy connState = iota // carrying a request, or not yet handed out
-	connIdle                  // in the base transport's pool
-	connHijacked              // taken over (101 Switching Protocols); never touched again
+	connBusy     connState = iota // carrying a request, or not yet handed out
+	connIdle                      // in the base transport's pool
+	connHijacked                  // taken over (101 Switching Protocols); never touched again
 	connClosed
 )
 
