@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 
+	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
 )
 
@@ -28,13 +29,17 @@ type Transport struct {
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
 	traceKey any // httptrace's context key, see traceContext
+
+	retry   retry.Policy // normalized; unused when noRetry
+	noRetry bool
+	budget  *retry.Budget
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
 // clone of http.DefaultTransport.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
-	t := &Transport{traceKey: learnTraceKey()}
+	t := &Transport{traceKey: learnTraceKey(), retry: cfg.retry, noRetry: cfg.noRetry, budget: cfg.budget}
 	base := cfg.base.Clone()
 	t.installDialers(base)
 	t.http2 = configureHTTP2(base)
@@ -44,7 +49,10 @@ func New(opts ...Option) *Transport {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTripOnce(req)
+	if t.noRetry {
+		return t.roundTripOnce(req)
+	}
+	return t.roundTripRetry(req)
 }
 
 // CloseIdleConnections closes the connections that sit idle in the pool.
