@@ -36,8 +36,8 @@ type Policy struct {
 	// MaxAttempts bounds the attempts, the first included. Default 3; 1
 	// disables retries.
 	MaxAttempts int
-	// MaxElapsed bounds the time from the first attempt to the start of
-	// the last. Default 30s.
+	// MaxElapsed bounds the time from the first failure to the start of
+	// the last attempt. Default 30s.
 	MaxElapsed time.Duration
 	// Statuses are the response codes retried for idempotent requests.
 	// Default 502, 503, 504 (and 429 when set here).

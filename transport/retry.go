@@ -69,7 +69,7 @@ type loop struct {
 func (l *loop) run(resp *http.Response, err error) (*http.Response, error) {
 	l.start = time.Now()
 	for n := 1; ; n++ {
-		delay, stop, reason := l.next(n, resp, err)
+		delay, reason, stop := l.next(n, resp, err)
 		if stop != nil {
 			return l.stop(n, resp, err, stop, reason)
 		}
@@ -93,19 +93,19 @@ func (l *loop) run(resp *http.Response, err error) (*http.Response, error) {
 
 // next is the one place the loop decides, after attempt n, whether to
 // retry (stop == nil), how long to wait first, and why.
-func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration, stop error, reason string) {
+func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration, reason string, stop error) {
 	p := &l.t.retry
 	now := time.Now()
 	d := p.Decide(retry.Attempt{Request: l.req, Number: n, Response: resp, Err: err}, l.hook, now)
 	switch {
 	case d.Reason == "context_done":
-		return 0, retry.ErrContextDone, d.Reason
+		return 0, d.Reason, retry.ErrContextDone
 	case !d.Retry:
-		return 0, retry.ErrPolicy, d.Reason
+		return 0, d.Reason, retry.ErrPolicy
 	case n >= p.MaxAttempts:
-		return 0, retry.ErrMaxAttempts, "max_attempts"
+		return 0, "max_attempts", retry.ErrMaxAttempts
 	case !l.replayable():
-		return 0, retry.ErrBodyNotReplayable, "body_over_limit"
+		return 0, "body_over_limit", retry.ErrBodyNotReplayable
 	}
 	switch {
 	case d.Immediate:
@@ -116,19 +116,19 @@ func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration,
 			l.bo = p.BackOff()
 		}
 		if delay = l.bo.NextBackOff(); delay == backoff.Stop {
-			return 0, retry.ErrMaxAttempts, "backoff_stopped"
+			return 0, "backoff_stopped", retry.ErrMaxAttempts
 		}
 	}
 	if now.Add(delay).Sub(l.start) > p.MaxElapsed {
-		return 0, retry.ErrMaxAttempts, "max_elapsed"
+		return 0, "max_elapsed", retry.ErrMaxAttempts
 	}
 	if dl, ok := l.req.Context().Deadline(); ok && now.Add(delay).After(dl) {
-		return 0, retry.ErrContextDone, "deadline_before_retry"
+		return 0, "deadline_before_retry", retry.ErrContextDone
 	}
 	if !l.t.budget.Allow(l.req.URL.Host) {
-		return 0, retry.ErrBudgetExhausted, "budget_exhausted"
+		return 0, "budget_exhausted", retry.ErrBudgetExhausted
 	}
-	return delay, nil, d.Reason
+	return delay, d.Reason, nil
 }
 
 // replayable reports whether the request body can be sent again.

@@ -18,6 +18,22 @@ import (
 // the retry policy can tell a request that provably never reached the
 // backend from one that may have run.
 //
+// Failed attempts are retried under a retry.Policy, retry.Default() unless
+// WithRetry or WithoutRetry says otherwise: idempotent requests after
+// failures before the response headers and on 502, 503 and 504;
+// non-idempotent ones only when the attempt provably never reached the
+// server, or when a retry.Hook (per client in the Policy, per request with
+// retry.WithHook) allows it. A reset of a reused connection is retried at
+// once on a fresh connection; other retries wait for the policy's backoff
+// or the server's Retry-After, never past the context's deadline. A
+// per-backend retry.Budget (WithRetryBudget) stops retries when a backend
+// fails wholesale. Request bodies are replayed with GetBody, or from a
+// buffer filled while the first attempt streams them (up to
+// Policy.BodyLimit). When the last attempt fails, RoundTrip returns a
+// *retry.Error that wraps its *AttemptError and says why retrying stopped;
+// when it got a response, that response is returned. A request that
+// succeeds at once allocates nothing for all this.
+//
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
 // inspected.
