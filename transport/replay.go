@@ -13,8 +13,12 @@ var errReplaced = errors.New("resilient: request body taken over by a later atte
 // replayBody keeps the first bytes of a request body without GetBody while
 // the first attempt streams it, so that a retry can send it again. Nothing
 // is read ahead: the buffer grows only as the transport reads, and past the
-// limit it is dropped and the body is no longer replayable.
+// limit the body is no longer replayable.
 type replayBody struct {
+	// read serialises reads of src. It is never held with mu, so that
+	// finish and Close do not wait for a Read blocked on the caller's
+	// body (closing src is what unblocks it).
+	read  sync.Mutex
 	mu    sync.Mutex
 	src   io.ReadCloser
 	buf   []byte
@@ -62,30 +66,46 @@ type replayReader struct {
 
 func (r *replayReader) Read(p []byte) (int, error) {
 	b := r.b
+	b.read.Lock()
+	defer b.read.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if r.gen != b.gen {
+		b.mu.Unlock()
 		return 0, errReplaced
 	}
 	if r.pos < len(b.buf) {
 		n := copy(p, b.buf[r.pos:])
 		r.pos += n
+		b.mu.Unlock()
 		return n, nil
 	}
 	if b.eof {
+		b.mu.Unlock()
 		return 0, io.EOF
 	}
+	b.mu.Unlock()
 	n, err := b.src.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == io.EOF {
+		b.eof = true
+	}
+	if r.gen != b.gen {
+		// A retry took over while this read was blocked: keep the bytes,
+		// in order, for the reader that replaces this one.
+		b.buf = append(b.buf, p[:n]...)
+		b.over = b.over || int64(len(b.buf)) > b.limit
+		return 0, errReplaced
+	}
 	if n > 0 && !b.over {
 		if int64(len(b.buf)+n) > b.limit {
-			b.over, b.buf = true, nil
+			// Past the limit the bytes go straight through; the buffer
+			// stays only for this attempt and no retry may follow.
+			b.over = true
 		} else {
 			b.buf = append(b.buf, p[:n]...)
 			r.pos += n
 		}
-	}
-	if err == io.EOF {
-		b.eof = true
 	}
 	return n, err
 }
