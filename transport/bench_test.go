@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/resilient-http/resilient/transport"
@@ -75,6 +76,28 @@ func BenchmarkGetParallel(b *testing.B) {
 					get(b, c, srv.URL)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkPost sends a small body with GetBody set (as http.NewRequest
+// does for bytes.Reader), so the retry loop needs no buffering.
+func BenchmarkPost(b *testing.B) {
+	srv := benchServer(b)
+	for _, rt := range roundTrippers() {
+		b.Run(rt.name, func(b *testing.B) {
+			tr := rt.new()
+			c := &http.Client{Transport: tr}
+			defer c.CloseIdleConnections()
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("payload"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
 		})
 	}
 }

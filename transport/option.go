@@ -1,6 +1,10 @@
 package transport
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/resilient-http/resilient/retry"
+)
 
 // Option configures a Transport. Options are applied in order by New; a
 // nil Option is ignored.
@@ -15,11 +19,14 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is everything New needs; defaults first, then options.
 type config struct {
-	base *http.Transport
+	base    *http.Transport
+	retry   retry.Policy
+	noRetry bool
+	budget  *retry.Budget
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{}
+	c := &config{retry: retry.Default()}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)
@@ -27,6 +34,9 @@ func newConfig(opts []Option) *config {
 	}
 	if c.base == nil {
 		c.base = http.DefaultTransport.(*http.Transport)
+	}
+	if c.budget == nil {
+		c.budget = retry.NewBudget(0, 0)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 
+	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
 )
 
@@ -17,6 +18,22 @@ import (
 // the retry policy can tell a request that provably never reached the
 // backend from one that may have run.
 //
+// Failed attempts are retried under a retry.Policy, retry.Default() unless
+// WithRetry or WithoutRetry says otherwise: idempotent requests after
+// failures before the response headers and on 502, 503 and 504;
+// non-idempotent ones only when the attempt provably never reached the
+// server, or when a retry.Hook (per client in the Policy, per request with
+// retry.WithHook) allows it. A reset of a reused connection is retried at
+// once on a fresh connection; other retries wait for the policy's backoff
+// or the server's Retry-After, never past the context's deadline. A
+// per-backend retry.Budget (WithRetryBudget) stops retries when a backend
+// fails wholesale. Request bodies are replayed with GetBody, or from a
+// buffer filled while the first attempt streams them (up to
+// Policy.BodyLimit). When the last attempt fails, RoundTrip returns a
+// *retry.Error that wraps its *AttemptError and says why retrying stopped;
+// when it got a response, that response is returned. A request that
+// succeeds at once allocates nothing for all this.
+//
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
 // inspected.
@@ -28,13 +45,17 @@ type Transport struct {
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
 	traceKey any // httptrace's context key, see traceContext
+
+	retry   retry.Policy // normalized; unused when noRetry
+	noRetry bool
+	budget  *retry.Budget
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
 // clone of http.DefaultTransport.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
-	t := &Transport{traceKey: learnTraceKey()}
+	t := &Transport{traceKey: learnTraceKey(), retry: cfg.retry, noRetry: cfg.noRetry, budget: cfg.budget}
 	base := cfg.base.Clone()
 	t.installDialers(base)
 	t.http2 = configureHTTP2(base)
@@ -44,7 +65,10 @@ func New(opts ...Option) *Transport {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTripOnce(req)
+	if t.noRetry {
+		return t.roundTripOnce(req)
+	}
+	return t.roundTripRetry(req)
 }
 
 // CloseIdleConnections closes the connections that sit idle in the pool.

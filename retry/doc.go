@@ -1,0 +1,17 @@
+// Package retry decides whether a failed HTTP attempt may be repeated, how
+// long to wait first, and how much retrying a backend can take.
+//
+// A Policy holds the rules; Default returns the safe ones: idempotent
+// requests (RFC 9110 methods, or a request carrying an Idempotency-Key) are
+// retried after failures before the response headers and on 502, 503 and
+// 504; non-idempotent requests only when the attempt provably never reached
+// the server. Nothing is retried after a response body started or after the
+// request's context is done. A Hook lets a caller allow more for
+// non-idempotent requests, per client (Policy.Hook) or per request
+// (WithHook).
+//
+// The package decides; the loop that runs attempts lives in the transport
+// package (transport.WithRetry). Waits use github.com/cenkalti/backoff/v4,
+// and a Budget per backend keeps retries from turning an outage into a
+// storm.
+package retry

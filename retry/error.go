@@ -1,0 +1,48 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Why the retry loop stopped; an *Error matches exactly one of them with
+// errors.Is.
+var (
+	// ErrPolicy: the Policy (or a Hook) said the attempt may not be repeated.
+	ErrPolicy = errors.New("retry: policy does not allow a retry")
+	// ErrMaxAttempts: Policy.MaxAttempts attempts or Policy.MaxElapsed ran out.
+	ErrMaxAttempts = errors.New("retry: attempts exhausted")
+	// ErrBudgetExhausted: the backend's retry Budget denied the retry; the
+	// backend is failing too often for retries to help.
+	ErrBudgetExhausted = errors.New("retry: retry budget for the backend exhausted")
+	// ErrBodyNotReplayable: the request body could not be sent again; set
+	// Request.GetBody or raise Policy.BodyLimit.
+	ErrBodyNotReplayable = errors.New("retry: request body cannot be replayed (no GetBody and larger than the buffer limit)")
+	// ErrContextDone: the request's context ended before or while waiting.
+	ErrContextDone = errors.New("retry: context done")
+)
+
+// Error is the final error of a request whose last attempt failed. It wraps
+// that attempt's error, so errors.As still finds the
+// *transport.AttemptError, and says how many attempts ran and why the loop
+// stopped.
+type Error struct {
+	// Attempts is how many attempts ran.
+	Attempts int
+	// Stop is why the loop stopped: one of ErrPolicy, ErrMaxAttempts,
+	// ErrBudgetExhausted, ErrBodyNotReplayable, ErrContextDone.
+	Stop error
+	// Reason is the Policy's reason for its last decision.
+	Reason string
+	// Err is the last attempt's error.
+	Err error
+}
+
+// Error returns a message with the attempt count, the stop reason and the
+// last attempt's error.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s after %d attempt(s) (%s): %v", e.Stop, e.Attempts, e.Reason, e.Err)
+}
+
+// Unwrap returns the last attempt's error and the stop sentinel.
+func (e *Error) Unwrap() []error { return []error{e.Err, e.Stop} }

@@ -1,0 +1,53 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/resilient-http/resilient/retry"
+	"github.com/resilient-http/resilient/transport"
+)
+
+// A Policy decides from the request and the classified attempt. A POST
+// whose reused connection was reset after the request was written may have
+// run, so the default policy does not repeat it.
+func ExamplePolicy_Decide() {
+	p := retry.Default()
+	req, _ := http.NewRequest("POST", "http://orders.internal/", nil)
+	lost := &transport.AttemptError{Stage: transport.StageRequestWritten, Kind: transport.KindReset, Reused: true}
+	d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: lost}, nil, time.Now())
+	fmt.Println(d.Retry, d.Reason)
+
+	// The same failure before any byte was written is provably safe.
+	unsent := &transport.AttemptError{Stage: transport.StageNothingWritten, Kind: transport.KindEOF, Reused: true}
+	d = p.Decide(retry.Attempt{Request: req, Number: 1, Err: unsent}, nil, time.Now())
+	fmt.Println(d.Retry, d.Reason, d.Immediate)
+	// Output:
+	// false not_idempotent
+	// true unprocessed true
+}
+
+// WithHook lets one request opt in to retries of a non-idempotent method,
+// here only on a stale pooled connection.
+func ExampleWithHook() {
+	ctx := retry.WithHook(context.Background(), retry.StaleConnection)
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://orders.internal/", nil)
+	req.Header.Set("Idempotency-Key", "order-42") // lets the server de-duplicate
+	fmt.Println(retry.HookFrom(req.Context()) != nil, retry.Idempotent(req))
+	// Output: true true
+}
+
+// The final error says why retrying stopped and still carries the last
+// attempt's error.
+func ExampleError() {
+	err := error(&retry.Error{Attempts: 2, Stop: retry.ErrBudgetExhausted, Reason: "budget_exhausted", Err: errors.New("connection reset by peer")})
+	var re *retry.Error
+	fmt.Println(errors.As(err, &re), re.Attempts, errors.Is(err, retry.ErrBudgetExhausted))
+	fmt.Println(err)
+	// Output:
+	// true 2 true
+	// retry: retry budget for the backend exhausted after 2 attempt(s) (budget_exhausted): connection reset by peer
+}

@@ -1,0 +1,34 @@
+package retry
+
+import "context"
+
+// Hook allows retrying a non-idempotent request that the default rules
+// would not retry. It sees the request and the classified attempt and
+// reports whether repeating the request is acceptable, for example because
+// the server de-duplicates by Idempotency-Key. A Hook is consulted only for
+// failures before the response headers; it never overrides the context,
+// the budget, the attempt limit or an unreplayable body.
+type Hook func(Attempt) bool
+
+type hookKey struct{}
+
+// WithHook returns a context whose requests use hook, in place of the
+// client's Policy.Hook, to decide on non-idempotent retries.
+func WithHook(ctx context.Context, hook Hook) context.Context {
+	return context.WithValue(ctx, hookKey{}, hook)
+}
+
+// HookFrom returns the hook WithHook put in ctx, or nil.
+func HookFrom(ctx context.Context) Hook {
+	h, _ := ctx.Value(hookKey{}).(Hook)
+	return h
+}
+
+// StaleConnection is a Hook for the commonest safe case of a lost request
+// on a pooled connection: the connection had been reused and the peer
+// closed or reset it before any response byte arrived. Use it only when
+// the backend tolerates a duplicate, for instance with Policy.IdempotencyKey.
+func StaleConnection(a Attempt) bool {
+	ae := a.classified()
+	return ae != nil && ae.Reused && ae.ResetBeforeHeaders()
+}
