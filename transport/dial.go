@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 a caller may still set the deprecated Dial and DialTLS fields; they are honoured, then replaced
+
 package transport
 
 import (
@@ -14,23 +16,23 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // TLS, a tracked *conn. base must be our own clone: it is modified.
 func (t *Transport) installDialers(base *http.Transport) {
 	dial := base.DialContext
-	if dial == nil && base.Dial != nil { //nolint:staticcheck // honour the deprecated field if that is what the caller set
-		legacy := base.Dial //nolint:staticcheck // as above
+	if dial == nil && base.Dial != nil {
+		legacy := base.Dial
 		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return legacy(network, addr) }
 	}
 	if dial == nil {
 		// The same dialer settings as http.DefaultTransport.
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	base.Dial = nil //nolint:staticcheck // replaced by DialContext below
+	base.Dial = nil
 	base.DialContext = t.tracking(dial)
 
 	dialTLS := base.DialTLSContext
-	if dialTLS == nil && base.DialTLS != nil { //nolint:staticcheck // honour the deprecated field
-		legacy := base.DialTLS //nolint:staticcheck // as above
+	if dialTLS == nil && base.DialTLS != nil {
+		legacy := base.DialTLS
 		dialTLS = func(_ context.Context, network, addr string) (net.Conn, error) { return legacy(network, addr) }
 	}
-	base.DialTLS = nil //nolint:staticcheck // replaced by DialTLSContext below
+	base.DialTLS = nil
 	if dialTLS != nil {
 		base.DialTLSContext = t.tracking(dialTLS)
 	}

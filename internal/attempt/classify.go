@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net/http2 is deprecated in favour of net/http's own HTTP/2 from Go 1.27; up to Go 1.26 it is the HTTP/2 implementation whose error types can be inspected
+
 package attempt
 
 import (
