@@ -1,6 +1,9 @@
 package transport
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // Option configures a Transport. Options are applied in order by New; a
 // nil Option is ignored.
@@ -16,10 +19,11 @@ func (f optionFunc) apply(c *config) { f(c) }
 // config is everything New needs; defaults first, then options.
 type config struct {
 	base *http.Transport
+	idle idleConfig
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{}
+	c := &config{idle: idleConfig{h2ReadIdle: 15 * time.Second, h2PingLimit: 5 * time.Second}}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)

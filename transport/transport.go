@@ -3,6 +3,8 @@ package transport
 import (
 	"net/http"
 
+	"github.com/resilient-http/resilient/idle"
+
 	"golang.org/x/net/http2"
 )
 
@@ -28,16 +30,24 @@ type Transport struct {
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
 	traceKey any // httptrace's context key, see traceContext
+
+	idle *idle.Tracker
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
 // clone of http.DefaultTransport.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
-	t := &Transport{traceKey: learnTraceKey()}
+	t := &Transport{traceKey: learnTraceKey(), idle: cfg.idle.newTracker()}
 	base := cfg.base.Clone()
 	t.installDialers(base)
 	t.http2 = configureHTTP2(base)
+	if t.http2 != nil {
+		// Keep-Alive does not exist in HTTP/2: pings find dead connections
+		// before a request is sent on them.
+		t.http2.ReadIdleTimeout = cfg.idle.h2ReadIdle
+		t.http2.PingTimeout = cfg.idle.h2PingLimit
+	}
 	t.base = base
 	return t
 }
