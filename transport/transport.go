@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/resilient-http/resilient/idle"
 
@@ -41,13 +42,8 @@ func New(opts ...Option) *Transport {
 	t := &Transport{traceKey: learnTraceKey(), idle: cfg.idle.newTracker()}
 	base := cfg.base.Clone()
 	t.installDialers(base)
+	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
 	t.http2 = configureHTTP2(base)
-	if t.http2 != nil {
-		// Keep-Alive does not exist in HTTP/2: pings find dead connections
-		// before a request is sent on them.
-		t.http2.ReadIdleTimeout = cfg.idle.h2ReadIdle
-		t.http2.PingTimeout = cfg.idle.h2PingLimit
-	}
 	t.base = base
 	return t
 }
@@ -75,4 +71,21 @@ func configureHTTP2(base *http.Transport) *http2.Transport {
 		return nil
 	}
 	return h2
+}
+
+// healthCheckHTTP2 turns on HTTP/2 pings: Keep-Alive does not exist in
+// HTTP/2, so a ping on a connection that went quiet finds it dead before a
+// request is sent on it. Settings the caller made on the base are kept.
+func healthCheckHTTP2(base *http.Transport, readIdle, pingTimeout time.Duration) {
+	h2 := http.HTTP2Config{}
+	if base.HTTP2 != nil {
+		h2 = *base.HTTP2
+	}
+	if h2.SendPingTimeout == 0 {
+		h2.SendPingTimeout = readIdle
+	}
+	if h2.PingTimeout == 0 {
+		h2.PingTimeout = pingTimeout
+	}
+	base.HTTP2 = &h2
 }
