@@ -94,7 +94,14 @@ func (a *attemptTrace) progress() attempt.Progress {
 
 // fail classifies an error of the attempt.
 func (a *attemptTrace) fail(err error) error {
-	return attempt.Classify(err, a.progress())
+	e := attempt.Classify(err, a.progress())
+	// A reused connection that failed before any response byte was most
+	// likely closed by the backend while idle: evidence of its timeout.
+	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
+		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
+		a.t.idle.ObserveClosedIdle(a.conn.key, e.IdleFor)
+	}
+	return e
 }
 
 // gotResponse learns from the response headers and takes over the body, so
@@ -103,6 +110,9 @@ func (a *attemptTrace) fail(err error) error {
 func (a *attemptTrace) gotResponse(req *http.Request, resp *http.Response) {
 	if a.conn == nil || a.isHTTP2 {
 		return
+	}
+	if ka := resp.Header["Keep-Alive"]; len(ka) > 0 {
+		a.t.idle.ObserveKeepAlive(a.conn.key, ka)
 	}
 	switch {
 	case resp.StatusCode == http.StatusSwitchingProtocols:

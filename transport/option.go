@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/resilient-http/resilient/retry"
 )
@@ -23,10 +24,14 @@ type config struct {
 	retry   retry.Policy
 	noRetry bool
 	budget  *retry.Budget
+	idle    idleConfig
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{retry: retry.Default()}
+	c := &config{
+		retry: retry.Default(),
+		idle:  idleConfig{h2ReadIdle: 15 * time.Second, h2PingLimit: 5 * time.Second},
+	}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)

@@ -4,6 +4,9 @@ package transport
 
 import (
 	"net/http"
+	"time"
+
+	"github.com/resilient-http/resilient/idle"
 
 	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
@@ -51,15 +54,23 @@ type Transport struct {
 	retry   retry.Policy // normalized; unused when noRetry
 	noRetry bool
 	budget  *retry.Budget
+	idle    *idle.Tracker
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
 // clone of http.DefaultTransport.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
-	t := &Transport{traceKey: learnTraceKey(), retry: cfg.retry, noRetry: cfg.noRetry, budget: cfg.budget}
+	t := &Transport{
+		traceKey: learnTraceKey(),
+		retry:    cfg.retry,
+		noRetry:  cfg.noRetry,
+		budget:   cfg.budget,
+		idle:     cfg.idle.newTracker(),
+	}
 	base := cfg.base.Clone()
 	t.installDialers(base)
+	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
 	t.http2 = configureHTTP2(base)
 	t.base = base
 	return t
@@ -91,4 +102,21 @@ func configureHTTP2(base *http.Transport) *http2.Transport {
 		return nil
 	}
 	return h2
+}
+
+// healthCheckHTTP2 turns on HTTP/2 pings: Keep-Alive does not exist in
+// HTTP/2, so a ping on a connection that went quiet finds it dead before a
+// request is sent on it. Settings the caller made on the base are kept.
+func healthCheckHTTP2(base *http.Transport, readIdle, pingTimeout time.Duration) {
+	h2 := http.HTTP2Config{}
+	if base.HTTP2 != nil {
+		h2 = *base.HTTP2
+	}
+	if h2.SendPingTimeout == 0 {
+		h2.SendPingTimeout = readIdle
+	}
+	if h2.PingTimeout == 0 {
+		h2.PingTimeout = pingTimeout
+	}
+	base.HTTP2 = &h2
 }

@@ -1,0 +1,46 @@
+package transport
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/resilient-http/resilient/idle"
+	"github.com/resilient-http/resilient/internal/testserver"
+)
+
+func TestIdleNginx(t *testing.T) {
+	tests := []struct {
+		name      string
+		advertise bool
+		source    idle.Source
+	}{
+		{"header", true, idle.SourceAdvertised},
+		{"silent", false, idle.SourceObserved},
+	}
+	const T = time.Second
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := testserver.Nginx(t, T, tt.advertise)
+			var dials atomic.Int32
+			rt := New(WithBase(countingBase(&dials)))
+			t.Cleanup(rt.CloseIdleConnections)
+			const n = 5
+			if err := do(t, rt, "GET", u); err != nil {
+				t.Fatal(err)
+			}
+			failures := spaced(t, rt, u, T, n)
+			l := rt.IdleLimit(u)
+			t.Logf("nginx %s T=%v: limit %v from %v, failures %d of %d, dials %d", tt.name, T, l.Timeout, l.Source, failures, n, dials.Load())
+			if l.Source != tt.source {
+				t.Errorf("source %v, want %v", l.Source, tt.source)
+			}
+			if tt.advertise && failures != 0 {
+				t.Errorf("%d failures against an advertising server", failures)
+			}
+			if !tt.advertise && failures > 1 {
+				t.Errorf("%d failures, want at most 1", failures)
+			}
+		})
+	}
+}
