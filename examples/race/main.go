@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func main() {
 	var (
 		idle     = flag.Duration("backend-idle", 300*time.Millisecond, "the backend's keep-alive idle timeout")
 		requests = flag.Int("requests", 30, "requests per transport, alternating GET and POST")
-		oneWay   = flag.Duration("latency", 5*time.Millisecond, "one-way network latency to the backend")
+		oneWay   = flag.Duration("latency", 10*time.Millisecond, "one-way network latency to the backend")
 	)
 	flag.Parse()
 	if err := run(*idle, *requests, *oneWay); err != nil {
@@ -65,12 +66,13 @@ func run(idle time.Duration, requests int, oneWay time.Duration) error {
 
 	fmt.Printf("backend closes connections idle for %v; %d requests spaced %v±30ms; %v one-way latency\n\n",
 		idle, requests, idle, oneWay)
+	resilient := transport.New()
 	sides := []struct {
 		name string
 		rt   http.RoundTripper
 	}{
 		{"bare http.Transport", http.DefaultTransport.(*http.Transport).Clone()},
-		{"transport.New()", transport.New()},
+		{"transport.New()", resilient},
 	}
 	results := make([]map[string]int, len(sides))
 	var wg sync.WaitGroup
@@ -93,6 +95,9 @@ func run(idle time.Duration, requests int, oneWay time.Duration) error {
 			fmt.Printf("  %3d  %s\n", results[i][class], class)
 		}
 	}
+	limit := resilient.IdleLimit(&neturl.URL{Scheme: "http", Host: network.Addr()})
+	fmt.Printf("\ntransport.New() learned an idle limit of %v for the backend (source: %s)\n",
+		limit.Timeout.Round(time.Millisecond), limit.Source)
 	return nil
 }
 
