@@ -26,13 +26,14 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/internal/latency"
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
 func main() {
 	var (
 		idle     = flag.Duration("backend-idle", 2*time.Second, "the backend's keep-alive idle timeout")
-		lanes    = flag.Int("lanes", 4, "clients sending in parallel, each through its own pair of gateways")
+		lanes    = flag.Int("lanes", 4, "clients sending in parallel through each gateway")
 		requests = flag.Int("requests", 6, "POSTs per client")
 		rtt      = flag.Duration("latency", 10*time.Millisecond, "one-way latency between gateway and backend")
 	)
@@ -47,7 +48,14 @@ func main() {
 func gatewayTransports() (bare, resilient http.RoundTripper) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.IdleConnTimeout = 600 * time.Second
-	return base.Clone(), transport.New(transport.WithBase(base))
+	// A gateway forwards POSTs it cannot see inside; it opts in to
+	// retrying them on a stale connection (the classic non_idempotent
+	// switch), and stamps one Idempotency-Key on every attempt so that the
+	// backend could de-duplicate should one ever run twice.
+	return base.Clone(), transport.New(
+		transport.WithBase(base),
+		transport.WithRetry(retry.Policy{Hook: retry.StaleConnection, IdempotencyKey: true}),
+	)
 }
 
 func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
@@ -69,15 +77,15 @@ func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
 	fmt.Printf("backend idle timeout %v, gateway idle timeout 600s, %d clients x %d POSTs spaced %v±30ms\n\n",
 		idle, lanes, requests, idle)
 	results := map[string]*tally{"bare http.Transport": {}, "transport.New": {}}
+	bare, resilient := gatewayTransports()
 	var wg sync.WaitGroup
-	for lane := range lanes {
-		bare, resilient := gatewayTransports()
-		for name, rt := range map[string]http.RoundTripper{"bare http.Transport": bare, "transport.New": resilient} {
-			gw, err := startGateway(target, rt)
-			if err != nil {
-				return err
-			}
-			defer gw.Close()
+	for name, rt := range map[string]http.RoundTripper{"bare http.Transport": bare, "transport.New": resilient} {
+		gw, err := startGateway(target, rt)
+		if err != nil {
+			return err
+		}
+		defer gw.Close()
+		for lane := range lanes {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
