@@ -88,7 +88,18 @@ func Classify(err error, p Progress) *Error {
 const (
 	msgServerClosedIdle = "http: server closed idle connection"
 	msgGoAwayUnstarted  = "received Server's graceful shutdown GOAWAY"
+	// x/net/http2 reports a refused stream for a request whose body it
+	// cannot rewind as "cannot retry err [stream error: ...] ...", with %v:
+	// the http2.StreamError is gone from the chain, only its text is left.
+	msgStreamError = "stream error: stream ID "
 )
+
+// refusedStreamText reports whether msg carries the text of an
+// http2.StreamError with code REFUSED_STREAM.
+func refusedStreamText(msg string) bool {
+	_, rest, ok := strings.Cut(msg, msgStreamError)
+	return ok && strings.Contains(rest, "; "+http2.ErrCodeRefusedStream.String())
+}
 
 // kindOf names the cause of err and reports whether the server refused the
 // request. The order matters: cancellation wins over whatever the
@@ -109,6 +120,8 @@ func kindOf(err error, gotConn bool) (kind Kind, refused bool) {
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return KindDial, false
 	case errors.As(err, &streamErr) && streamErr.Code == http2.ErrCodeRefusedStream:
+		return KindRefusedStream, true
+	case refusedStreamText(msg):
 		return KindRefusedStream, true
 	case strings.Contains(msg, msgGoAwayUnstarted):
 		return KindGoAway, true
