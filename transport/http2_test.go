@@ -1,0 +1,142 @@
+package transport_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"github.com/resilient-http/resilient/transport"
+)
+
+// h2Server is a raw HTTP/2 server on 127.0.0.1 that answers the first
+// request stream with a frame chosen by the test, so that the client sees
+// exactly the refusal under test and nothing else.
+func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32)) (addr string, tlsConf *tls.Config) {
+	t.Helper()
+	// httptest provides a certificate for 127.0.0.1 and a client that trusts it.
+	certSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(certSrv.Close)
+	tlsConf = certSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	serverConf := &tls.Config{Certificates: certSrv.TLS.Certificates, NextProtos: []string{http2.NextProtoTLS}}
+
+	addr = rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+		tc := tls.Server(c, serverConf)
+		if tc.Handshake() != nil {
+			return
+		}
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(tc, preface); err != nil || string(preface) != http2.ClientPreface {
+			return
+		}
+		fr := http2.NewFramer(tc, tc)
+		if fr.WriteSettings() != nil {
+			return
+		}
+		answered := false
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() && fr.WriteSettingsAck() != nil {
+					return
+				}
+			case *http2.HeadersFrame:
+				if !answered {
+					answered = true
+					answer(fr, f.StreamID)
+				}
+			}
+		}
+	})
+	return addr, tlsConf
+}
+
+func h2Transport(t *testing.T, tlsConf *tls.Config) *transport.Transport {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	return newTransport(t, transport.WithBase(base))
+}
+
+func TestClassifyHTTP2Refusal(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(fr *http2.Framer, streamID uint32)
+		kind   transport.Kind
+		check  func(t *testing.T, err error)
+	}{
+		{
+			name: "REFUSED_STREAM",
+			answer: func(fr *http2.Framer, id uint32) {
+				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			},
+			kind: transport.KindRefusedStream,
+		},
+		{
+			name: "GOAWAY before the stream",
+			answer: func(fr *http2.Framer, id uint32) {
+				_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+			},
+			kind: transport.KindGoAway,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, tlsConf := h2Server(t, tt.answer)
+			c := &http.Client{Transport: h2Transport(t, tlsConf)}
+			_, err := post(c, "https://"+addr+"/")
+			ae := checkAttempt(t, err, want{
+				stage: h2Stage(t, err), kind: tt.kind,
+				is:    []error{transport.ErrUnprocessed},
+				isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrDial},
+			})
+			if !ae.HTTP2 || !ae.ServerRefused {
+				t.Errorf("HTTP2 = %v, ServerRefused = %v; want both", ae.HTTP2, ae.ServerRefused)
+			}
+		})
+	}
+}
+
+// TestHTTP2ErrorsInChain proves that x/net/http2, whose errors the
+// classification inspects, is the HTTP/2 implementation in use: a stream
+// reset for a request it cannot retry keeps http2.StreamError in the chain.
+func TestHTTP2ErrorsInChain(t *testing.T) {
+	addr, tlsConf := h2Server(t, func(fr *http2.Framer, id uint32) {
+		_ = fr.WriteRSTStream(id, http2.ErrCodeInternal)
+	})
+	c := &http.Client{Transport: h2Transport(t, tlsConf)}
+	_, err := post(c, "https://"+addr+"/")
+	var se http2.StreamError
+	if !errors.As(err, &se) || se.Code != http2.ErrCodeInternal {
+		t.Fatalf("errors.As(%v, http2.StreamError) failed", err)
+	}
+	checkAttempt(t, err, want{
+		stage: h2Stage(t, err), kind: transport.KindOther,
+		isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders},
+	})
+}
+
+// h2Stage returns the stage of an HTTP/2 attempt the server answered right
+// after the request's HEADERS frame: whether the short body went out first
+// is up to the client's scheduling, so either written stage is right.
+func h2Stage(t *testing.T, err error) transport.Stage {
+	t.Helper()
+	var ae *transport.AttemptError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v (%T) is not an *AttemptError", err, err)
+	}
+	if ae.Stage != transport.StageHeadersWritten && ae.Stage != transport.StageRequestWritten {
+		t.Errorf("stage %v, want headers_written or request_written", ae.Stage)
+	}
+	return ae.Stage
+}
