@@ -24,7 +24,7 @@ func TestClassifyRefusedDial(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	c := &http.Client{Transport: newTransport(t)}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 	_, err = post(c, "http://"+addr+"/")
 	ae := checkAttempt(t, err, want{
 		stage: transport.StageNotConnected, kind: transport.KindDial,
@@ -107,7 +107,7 @@ func TestClassifyOnReusedConn(t *testing.T) {
 				}
 				tt.second(c, br)
 			})
-			c := &http.Client{Transport: newTransport(t)}
+			c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 			getAndDrain(t, c, "http://"+addr+"/")
 			_, err := post(c, "http://"+addr+"/")
 			ae := checkAttempt(t, err, tt.want)
@@ -125,7 +125,7 @@ func TestClassifyBodyCutAfterHeaders(t *testing.T) {
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
 	})
-	c := &http.Client{Transport: newTransport(t)}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 	resp, err := post(c, "http://"+addr+"/")
 	if err != nil {
 		t.Fatalf("headers should have arrived: %v", err)
@@ -177,7 +177,7 @@ func serverClosedIdleOnce(t *testing.T) (closedIdle bool) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	c := &http.Client{Transport: newTransport(t, transport.WithBase(signalingBase(closed)))}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry(), transport.WithBase(signalingBase(closed)))}
 	getAndDrain(t, c, "http://"+addr+"/")
 
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
@@ -221,7 +221,7 @@ func TestIdleCloseSeenBeforeReuse(t *testing.T) {
 			_, _ = io.WriteString(c, okResponse)
 		}
 	})
-	c := &http.Client{Transport: newTransport(t, transport.WithBase(signalingBase(closed)))}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry(), transport.WithBase(signalingBase(closed)))}
 	getAndDrain(t, c, "http://"+addr+"/")
 	<-closed
 
@@ -279,7 +279,7 @@ func TestClassifyContext(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	c := &http.Client{Transport: newTransport(t)}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 
 	t.Run("canceled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -68,7 +68,8 @@ func readRequest(br *bufio.Reader) error {
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 // newTransport returns a Transport whose idle connections are closed when
-// the test ends.
+// the test ends. Classification tests pass WithoutRetry, so that the error
+// they see is the one attempt they staged.
 func newTransport(t *testing.T, opts ...transport.Option) *transport.Transport {
 	t.Helper()
 	rt := transport.New(opts...)

@@ -65,7 +65,7 @@ func h2Transport(t *testing.T, tlsConf *tls.Config) *transport.Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = tlsConf
 	base.ForceAttemptHTTP2 = true
-	return newTransport(t, transport.WithBase(base))
+	return newTransport(t, transport.WithoutRetry(), transport.WithBase(base))
 }
 
 func TestClassifyHTTP2Refusal(t *testing.T) {
