@@ -157,8 +157,11 @@ func TestClassifyBodyCutAfterHeaders(t *testing.T) {
 func TestClassifyServerClosedIdle(t *testing.T) {
 	const tries = 20
 	sawClosedIdle := false
-	for i := 0; i < tries && !sawClosedIdle; i++ {
+	for i := 1; i <= tries && !sawClosedIdle; i++ {
 		sawClosedIdle = serverClosedIdleOnce(t)
+		if !sawClosedIdle {
+			t.Logf("try %d: the write of the request failed first", i)
+		}
 	}
 	if !sawClosedIdle {
 		t.Fatalf("net/http never reported server closed idle connection in %d tries", tries)

@@ -17,8 +17,9 @@ import (
 
 // h2Server is a raw HTTP/2 server on 127.0.0.1 that answers the first
 // request stream with a frame chosen by the test, so that the client sees
-// exactly the refusal under test and nothing else.
-func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32)) (addr string, tlsConf *tls.Config) {
+// exactly the refusal under test and nothing else. The connection is closed
+// when answer returns true.
+func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hangUp bool)) (addr string, tlsConf *tls.Config) {
 	t.Helper()
 	// httptest provides a certificate for 127.0.0.1 and a client that trusts it.
 	certSrv := httptest.NewTLSServer(http.NotFoundHandler())
@@ -53,7 +54,9 @@ func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32)) (add
 			case *http2.HeadersFrame:
 				if !answered {
 					answered = true
-					answer(fr, f.StreamID)
+					if answer(fr, f.StreamID) {
+						return
+					}
 				}
 			}
 		}
@@ -70,22 +73,34 @@ func h2Transport(t *testing.T, tlsConf *tls.Config) *transport.Transport {
 
 func TestClassifyHTTP2Refusal(t *testing.T) {
 	tests := []struct {
-		name   string
-		answer func(fr *http2.Framer, streamID uint32)
-		kind   transport.Kind
-		check  func(t *testing.T, err error)
+		name    string
+		answer  func(fr *http2.Framer, streamID uint32) bool
+		kind    transport.Kind
+		refused bool
 	}{
 		{
 			name: "REFUSED_STREAM",
-			answer: func(fr *http2.Framer, id uint32) {
+			answer: func(fr *http2.Framer, id uint32) bool {
 				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+				return false
 			},
-			kind: transport.KindRefusedStream,
+			kind: transport.KindRefusedStream, refused: true,
 		},
 		{
 			name: "GOAWAY before the stream",
-			answer: func(fr *http2.Framer, id uint32) {
+			answer: func(fr *http2.Framer, id uint32) bool {
 				_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+				return false
+			},
+			kind: transport.KindGoAway, refused: true,
+		},
+		{
+			// The server says it took the stream, then hangs up: the
+			// request may have run.
+			name: "GOAWAY after the stream, then close",
+			answer: func(fr *http2.Framer, id uint32) bool {
+				_ = fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+				return true
 			},
 			kind: transport.KindGoAway,
 		},
@@ -97,11 +112,13 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 			_, err := post(c, "https://"+addr+"/")
 			ae := checkAttempt(t, err, want{
 				stage: h2Stage(t, err), kind: tt.kind,
-				is:    []error{transport.ErrUnprocessed},
 				isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrDial},
 			})
-			if !ae.HTTP2 || !ae.ServerRefused {
-				t.Errorf("HTTP2 = %v, ServerRefused = %v; want both", ae.HTTP2, ae.ServerRefused)
+			if !ae.HTTP2 || ae.ServerRefused != tt.refused {
+				t.Errorf("HTTP2 = %v, ServerRefused = %v; want true, %v", ae.HTTP2, ae.ServerRefused, tt.refused)
+			}
+			if errors.Is(err, transport.ErrUnprocessed) != tt.refused {
+				t.Errorf("errors.Is(err, ErrUnprocessed) = %v, want %v", !tt.refused, tt.refused)
 			}
 		})
 	}
@@ -111,8 +128,9 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 // classification inspects, is the HTTP/2 implementation in use: a stream
 // reset for a request it cannot retry keeps http2.StreamError in the chain.
 func TestHTTP2ErrorsInChain(t *testing.T) {
-	addr, tlsConf := h2Server(t, func(fr *http2.Framer, id uint32) {
+	addr, tlsConf := h2Server(t, func(fr *http2.Framer, id uint32) bool {
 		_ = fr.WriteRSTStream(id, http2.ErrCodeInternal)
+		return false
 	})
 	c := &http.Client{Transport: h2Transport(t, tlsConf)}
 	_, err := post(c, "https://"+addr+"/")
