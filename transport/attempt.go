@@ -2,6 +2,8 @@ package transport
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -94,6 +96,14 @@ func (a *attemptTrace) progress() attempt.Progress {
 
 // fail classifies an error of the attempt.
 func (a *attemptTrace) fail(err error) error {
+	if a.conn != nil && errors.Is(err, net.ErrClosed) {
+		// When net/http's reader sees the backend's reset or FIN it closes
+		// the connection itself, and a write still in flight then fails
+		// with net.ErrClosed: the backend's error is the cause.
+		if peer := a.conn.peerError(); peer != nil {
+			err = fmt.Errorf("%w (the backend had ended the connection: %w)", err, peer)
+		}
+	}
 	e := attempt.Classify(err, a.progress())
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.

@@ -41,6 +41,7 @@ type conn struct {
 	limit     time.Duration // idle limit armed for the current idle period
 	timer     *time.Timer
 	closedBy  closeCause
+	peerErr   error // the first read error that came from the backend
 }
 
 // closeCause records who closed a connection, for observation and metrics.
@@ -90,6 +91,9 @@ func (c *conn) Close() error {
 
 func (c *conn) readFailed(err error) {
 	c.mu.Lock()
+	if c.peerErr == nil && !errors.Is(err, net.ErrClosed) {
+		c.peerErr = err
+	}
 	if c.state != connIdle || c.closedBy != closedByNobody || errors.Is(err, net.ErrClosed) {
 		c.mu.Unlock()
 		return
@@ -100,6 +104,14 @@ func (c *conn) readFailed(err error) {
 	key, idleFor := c.key, time.Since(c.idleSince)
 	c.mu.Unlock()
 	c.t.observeServerClosedIdle(key, idleFor)
+}
+
+// peerError returns how the backend ended the connection (its FIN or
+// reset as a read error), or nil if it did not.
+func (c *conn) peerError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerErr
 }
 
 // acquire marks the connection busy for an attempt and returns the
