@@ -307,3 +307,46 @@ func TestClassifyContext(t *testing.T) {
 		})
 	})
 }
+
+// TestClassifyResetWhileBodyStreams resets the connection after the server
+// read the request headers and while the client still streams the body:
+// part of the request went out, so it may have reached the server.
+func TestClassifyResetWhileBodyStreams(t *testing.T) {
+	reset := make(chan struct{})
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		close(reset)
+	})
+	// The first part fills net/http's write buffer so that the headers go
+	// out; the rest is held back until the server has reset the connection.
+	body := io.MultiReader(strings.NewReader(strings.Repeat("x", 64<<10)), &afterReader{wait: reset, r: strings.NewReader(strings.Repeat("y", 64<<10))})
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", io.NopCloser(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
+	_, err = c.Do(req)
+	ae := checkAttempt(t, err, want{
+		stage: transport.StageHeadersWritten, kind: transport.KindReset,
+		is:    []error{transport.ErrResetBeforeHeaders},
+		isNot: []error{transport.ErrUnprocessed, transport.ErrDial},
+	})
+	if ae.BytesWritten == 0 || ae.BytesRead != 0 {
+		t.Errorf("bytes written %d, read %d; want some written, none read", ae.BytesWritten, ae.BytesRead)
+	}
+}
+
+// afterReader reads from r once wait is closed.
+type afterReader struct {
+	wait <-chan struct{}
+	r    io.Reader
+}
+
+func (a *afterReader) Read(p []byte) (int, error) {
+	<-a.wait
+	return a.r.Read(p)
+}
