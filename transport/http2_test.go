@@ -17,8 +17,8 @@ import (
 
 // h2Server is a raw HTTP/2 server on 127.0.0.1 that answers the first
 // request stream with a frame chosen by the test, so that the client sees
-// exactly the refusal under test and nothing else. The connection is closed
-// when answer returns true.
+// exactly the refusal under test and nothing else. When answer returns
+// true the connection is closed after the request's last frame.
 func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hangUp bool)) (addr string, tlsConf *tls.Config) {
 	t.Helper()
 	// httptest provides a certificate for 127.0.0.1 and a client that trusts it.
@@ -40,7 +40,7 @@ func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hang
 		if fr.WriteSettings() != nil {
 			return
 		}
-		answered := false
+		answered, hangUp := false, false
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
@@ -54,14 +54,28 @@ func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hang
 			case *http2.HeadersFrame:
 				if !answered {
 					answered = true
-					if answer(fr, f.StreamID) {
-						return
-					}
+					hangUp = answer(fr, f.StreamID)
 				}
+			}
+			// Hang up only once the request is all read: closing with
+			// unread data would reset the connection instead.
+			if hangUp && endsStream(f) {
+				return
 			}
 		}
 	})
 	return addr, tlsConf
+}
+
+// endsStream reports whether f is the client's last frame of its stream.
+func endsStream(f http2.Frame) bool {
+	switch f := f.(type) {
+	case *http2.DataFrame:
+		return f.StreamEnded()
+	case *http2.HeadersFrame:
+		return f.StreamEnded()
+	}
+	return false
 }
 
 func h2Transport(t *testing.T, tlsConf *tls.Config) *transport.Transport {
