@@ -55,6 +55,7 @@ type Transport struct {
 	noRetry bool
 	budget  *retry.Budget
 	idle    *idle.Tracker
+	tel     *telemetry
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
@@ -72,6 +73,7 @@ func New(opts ...Option) *Transport {
 	t.installDialers(base)
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
 	t.http2 = configureHTTP2(base)
+	t.tel = newTelemetry(cfg.telemetry, t.idle)
 	t.base = base
 	return t
 }
@@ -79,9 +81,16 @@ func New(opts ...Option) *Transport {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.noRetry {
-		return t.roundTripOnce(req)
+		return t.roundTripSingle(req)
 	}
 	return t.roundTripRetry(req)
+}
+
+// roundTripSingle runs exactly one attempt.
+func (t *Transport) roundTripSingle(req *http.Request) (*http.Response, error) {
+	resp, span, err := t.roundTripOnce(req, 1)
+	endFailed(span, err)
+	return resp, err
 }
 
 // CloseIdleConnections closes the connections that sit idle in the pool.
