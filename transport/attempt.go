@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/resilient-http/resilient/idle"
 	"github.com/resilient-http/resilient/internal/attempt"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -79,7 +78,7 @@ func (a *attemptTrace) observed(ctx context.Context, resp *http.Response, err er
 	}
 	a.t.tel.recordDuration(ctx, a.start, a.req, resp, err)
 	if a.span != nil && a.span.IsRecording() {
-		a.t.tel.attemptDone(a.span, a.t.idle.Limit(idle.Key(a.req.URL)), a.progress(), resp)
+		a.t.tel.attemptDone(a.span, a.progress(), resp)
 	}
 }
 

@@ -34,6 +34,7 @@ type telemetry struct {
 	unsetGlobal trace.TracerProvider
 	prop        propagation.TextMapPropagator
 	log         *slog.Logger
+	tracker     *idle.Tracker // the Transport's idle limits
 
 	duration metric.Float64Histogram
 	failures metric.Int64Counter
@@ -45,7 +46,7 @@ type telemetry struct {
 // newTelemetry resolves the providers of c and creates the instruments. The
 // idle limit gauge reads tracker.
 func newTelemetry(c telemetryConfig, tracker *idle.Tracker) *telemetry {
-	tm := &telemetry{prop: c.propagator, log: c.logger}
+	tm := &telemetry{prop: c.propagator, log: c.logger, tracker: tracker}
 	if tm.prop == nil {
 		tm.prop = otel.GetTextMapPropagator()
 	}

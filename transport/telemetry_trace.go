@@ -32,7 +32,13 @@ func (tm *telemetry) startAttempt(req *http.Request, n int) (context.Context, tr
 	if m == "_OTHER" {
 		name = "HTTP"
 	}
-	return tm.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := tm.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	// The limit the attempt's connection was kept under, before the
+	// attempt teaches a new one.
+	if lim := tm.tracker.Limit(idle.Key(req.URL)); lim.Timeout > 0 && span.IsRecording() {
+		span.SetAttributes(attrIdleLimit.Float64(lim.Timeout.Seconds()), attrIdleSource.String(lim.Source.String()))
+	}
+	return ctx, span
 }
 
 // fullURL is url.full without credentials, which must never be recorded.
@@ -61,9 +67,9 @@ func (tm *telemetry) inject(ctx context.Context, span trace.Span, r *http.Reques
 }
 
 // attemptDone records on the span what only the attempt knows once the
-// base transport returned: the connection, the backend's idle limit and
-// the response status. A failure's details are recorded by failed.
-func (tm *telemetry) attemptDone(span trace.Span, lim idle.Limit, p attempt.Progress, resp *http.Response) {
+// base transport returned: the connection and the response status. A
+// failure's details are recorded by failed.
+func (tm *telemetry) attemptDone(span trace.Span, p attempt.Progress, resp *http.Response) {
 	if span == nil || !span.IsRecording() {
 		return
 	}
@@ -73,9 +79,6 @@ func (tm *telemetry) attemptDone(span trace.Span, lim idle.Limit, p attempt.Prog
 	}
 	if p.HTTP2 {
 		attrs = append(attrs, semconv.NetworkProtocolVersion("2"))
-	}
-	if lim.Timeout > 0 {
-		attrs = append(attrs, attrIdleLimit.Float64(lim.Timeout.Seconds()), attrIdleSource.String(lim.Source.String()))
 	}
 	if resp != nil {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(resp.StatusCode))
