@@ -48,7 +48,7 @@ func ExampleWithTracerProvider() {
 		for _, kv := range s.Attributes() {
 			switch kv.Key {
 			case "http.request.resend_count", "http.response.status_code", "resilient.attempt.stage":
-				fmt.Print(" ", kv.Key, "=", kv.Value.Emit())
+				fmt.Print(" ", kv.Key, "=", kv.Value.String())
 			}
 		}
 		fmt.Println()

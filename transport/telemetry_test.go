@@ -126,7 +126,7 @@ func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]any) {
 		v, ok := attr(s, k)
 		switch {
 		case w == nil && ok:
-			t.Errorf("span %s: %s = %v, want none", s.Name(), k, v.Emit())
+			t.Errorf("span %s: %s = %v, want none", s.Name(), k, v.String())
 		case w != nil && !ok:
 			t.Errorf("span %s: no %s, want %v", s.Name(), k, w)
 		case w != nil && v.AsInterface() != w:

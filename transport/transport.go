@@ -39,6 +39,19 @@ import (
 // when it got a response, that response is returned. A request that
 // succeeds at once allocates nothing for all this.
 //
+// Every attempt is an OpenTelemetry client span, a child of the caller's
+// span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
+// semantic conventions, with the attempt's trace context injected into a
+// copy of the request's headers. The span also says whether the connection
+// was reused and how long it had been idle, how far a failed attempt got,
+// what the retry loop decided and why, and the backend's idle limit and its
+// source. Metrics count attempt durations, failures by stage, retries by
+// reason, denied retries, connections closed by the idle limit or by the
+// server, and each backend's idle limit. The providers are the global ones
+// unless WithTracerProvider or WithMeterProvider say otherwise; while they
+// are no-ops, telemetry costs nothing. WithLogger logs retry decisions and
+// learned idle limits.
+//
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
 // inspected.
