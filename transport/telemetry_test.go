@@ -547,3 +547,45 @@ func TestConnectionClosesAreCounted(t *testing.T) {
 		})
 	}
 }
+
+func TestSpanOverHTTP2(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("traceparent"))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	r := newRig(t)
+	tr := transport.New(r.options(transport.WithBase(base))...)
+	t.Cleanup(tr.CloseIdleConnections)
+	var got []string
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("got %s, want HTTP/2", resp.Proto)
+		}
+		got = append(got, string(b))
+	}
+	spans := r.attempts()
+	if len(spans) != 2 {
+		t.Fatalf("%d ended attempt spans, want 2 (they end with their bodies)", len(spans))
+	}
+	for i, s := range spans {
+		wantAttrs(t, s, map[string]any{
+			"network.protocol.version":    "2",
+			"http.response.status_code":   int64(200),
+			"resilient.connection.reused": i == 1,
+		})
+		if got[i] != traceparent(s.SpanContext()) {
+			t.Errorf("attempt %d: server got traceparent %q, want %q", i, got[i], traceparent(s.SpanContext()))
+		}
+	}
+}
