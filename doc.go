@@ -21,6 +21,10 @@
 //     idempotent requests where safe, non-idempotent ones only when they
 //     provably never reached the server or when the caller opts in.
 //
+// Each attempt is an OpenTelemetry span, and failures, retries and idle
+// limits are metrics (transport.WithTracerProvider,
+// transport.WithMeterProvider); only the OpenTelemetry API is linked.
+//
 // Quick start:
 //
 //	client := &http.Client{Transport: transport.New()}

@@ -168,3 +168,17 @@ func (t *Tracker) compute(b *backend) Limit {
 	}
 	return l
 }
+
+// Range calls f with the effective limit of every backend the Tracker
+// knows, for telemetry that reports them all. f may call the Tracker.
+func (t *Tracker) Range(f func(key string, l Limit)) {
+	t.mu.RLock()
+	keys := make([]string, 0, len(t.backends))
+	for k := range t.backends {
+		keys = append(keys, k)
+	}
+	t.mu.RUnlock()
+	for _, k := range keys {
+		f(k, t.Limit(k))
+	}
+}

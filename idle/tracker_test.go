@@ -49,3 +49,23 @@ func TestTrackerLimitDoesNotAllocate(t *testing.T) {
 		t.Fatalf("allocs per response = %v, want 0", n)
 	}
 }
+
+func TestTrackerRange(t *testing.T) {
+	tr := NewTracker()
+	tr.Configure("http://a:80", 10*time.Second)
+	tr.ObserveKeepAlive("http://b:80", []string{"timeout=5"})
+	got := map[string]Limit{}
+	tr.Range(func(key string, l Limit) { got[key] = l })
+	want := map[string]Limit{
+		"http://a:80": {Timeout: 8 * time.Second, Source: SourceConfigured},
+		"http://b:80": {Timeout: 4 * time.Second, Source: SourceAdvertised},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Range saw %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("Range: %s = %+v, want %+v", k, got[k], w)
+		}
+	}
+}

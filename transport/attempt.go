@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/internal/attempt"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // attemptTrace follows one attempt through the base transport: it is the
@@ -38,21 +40,48 @@ type attemptTrace struct {
 
 	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
+
+	span  trace.Span // the attempt's client span; nil when tracing is off
+	start time.Time  // zero unless the span or the duration metric needs it
 }
 
-// roundTripOnce runs one attempt on the base transport.
-func (t *Transport) roundTripOnce(req *http.Request) (*http.Response, error) {
+// roundTripOnce runs attempt n (from 1) of a request on the base
+// transport. The attempt's span ends with the response body; when the
+// attempt fails it is returned open, so that the retry decision can be
+// recorded on it, and the caller ends it with endFailed.
+func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, trace.Span, error) {
 	a := &attemptTrace{t: t, req: req}
 	a.trace.GotConn = a.gotConnHook
 	a.trace.WroteRequest = a.wroteRequestHook
-	ctx := withTrace(req.Context(), &a.trace, &a.ctx, t.traceKey)
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	ctx, span := t.tel.startAttempt(req, n)
+	a.span = span
+	if span != nil || t.tel.duration.Enabled(ctx) {
+		a.start = time.Now()
+	}
+	r := req.WithContext(withTrace(ctx, &a.trace, &a.ctx, t.traceKey))
+	t.tel.inject(ctx, span, r)
+	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		return nil, a.fail(err)
+		err = a.fail(err)
+		a.observed(ctx, nil, err)
+		return nil, span, err
 	}
 	a.gotHeader = true
-	a.gotResponse(req, resp)
-	return resp, nil
+	a.observed(ctx, resp, nil)
+	a.gotResponse(resp)
+	return resp, span, nil
+}
+
+// observed reports the attempt's outcome to telemetry, when anything
+// records it.
+func (a *attemptTrace) observed(ctx context.Context, resp *http.Response, err error) {
+	if a.start.IsZero() {
+		return
+	}
+	a.t.tel.recordDuration(ctx, a.start, a.req, resp, err)
+	if a.span != nil && a.span.IsRecording() {
+		a.t.tel.attemptDone(a.span, a.progress(), resp)
+	}
 }
 
 func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
@@ -109,38 +138,55 @@ func (a *attemptTrace) fail(err error) error {
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
 		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
-		a.t.idle.ObserveClosedIdle(a.conn.key, e.IdleFor)
+		a.t.observeStale(a.conn.key, e.IdleFor)
 	}
+	a.t.tel.failed(a.req.Context(), a.span, a.req, e)
 	return e
 }
 
 // gotResponse learns from the response headers and takes over the body, so
-// that the connection's return to the pool is seen and a body that breaks
-// off is classified too.
-func (a *attemptTrace) gotResponse(req *http.Request, resp *http.Response) {
-	if a.conn == nil || a.isHTTP2 {
-		return
-	}
-	if ka := resp.Header["Keep-Alive"]; len(ka) > 0 {
-		a.t.idle.ObserveKeepAlive(a.conn.key, ka)
+// that the connection's return to the pool is seen, a body that breaks
+// off is classified too, and the span ends with the body.
+func (a *attemptTrace) gotResponse(resp *http.Response) {
+	tracked := a.conn != nil && !a.isHTTP2
+	if ka := resp.Header["Keep-Alive"]; tracked && len(ka) > 0 {
+		a.t.observeKeepAlive(a.conn.key, ka)
 	}
 	switch {
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		// The body is the raw connection now (httputil.ReverseProxy needs
 		// it to stay an io.ReadWriteCloser); the pool never sees it again.
-		a.conn.hijack()
+		if tracked {
+			a.conn.hijack()
+		}
+		a.endSpan()
 	case resp.Body == nil || resp.Body == http.NoBody:
 		// The base transport returned the connection to the pool already.
-		a.conn.release(a.gen)
-	default:
+		if tracked {
+			a.conn.release(a.gen)
+		}
+		a.endSpan()
+	case tracked || a.span != nil:
 		a.body = resp.Body
 		resp.Body = (*attemptBody)(a)
 	}
 }
 
-// done releases the connection once the response body is finished with.
+// done releases the connection and ends the span once the response body
+// is finished with.
 func (a *attemptTrace) done() {
-	a.bodyOnce.Do(func() { a.conn.release(a.gen) })
+	a.bodyOnce.Do(func() {
+		if a.conn != nil {
+			a.conn.release(a.gen)
+		}
+		a.endSpan()
+	})
+}
+
+func (a *attemptTrace) endSpan() {
+	if a.span != nil {
+		a.span.End()
+	}
 }
 
 // attemptBody is the response body handed to the caller.

@@ -189,11 +189,12 @@ func (c *conn) closeLocked(cause closeCause) {
 	c.closedBy = cause
 	c.state = connClosed
 	c.stopTimerLocked()
-	key := c.key
+	// Counted before the close, so that whoever sees the close sees the
+	// count too.
+	c.t.observeClosedByLimit(c.key)
 	// Closing the socket makes the base transport's pending read fail, and
 	// it drops the connection from its pool.
 	_ = c.Conn.Close()
-	c.t.observeClosedByLimit(key)
 }
 
 func (c *conn) stopTimerLocked() {

@@ -17,11 +17,35 @@ func (t *Transport) idleLimit(key string) (time.Duration, int) {
 // observeServerClosedIdle records that the backend closed a pooled
 // connection after it had been idle for idleFor.
 func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
+	t.tel.connClosed(key, false)
+	t.observeStale(key, idleFor)
+}
+
+// observeStale records that a connection to the backend key was found
+// closed by the backend after it had been idle for idleFor.
+func (t *Transport) observeStale(key string, idleFor time.Duration) {
+	if !t.tel.learnsLimits() {
+		t.idle.ObserveClosedIdle(key, idleFor)
+		return
+	}
+	before := t.idle.Limit(key)
 	t.idle.ObserveClosedIdle(key, idleFor)
+	t.tel.limitLearned(key, before, t.idle.Limit(key))
+}
+
+// observeKeepAlive learns from a response's Keep-Alive header values.
+func (t *Transport) observeKeepAlive(key string, values []string) {
+	if !t.tel.learnsLimits() {
+		t.idle.ObserveKeepAlive(key, values)
+		return
+	}
+	before := t.idle.Limit(key)
+	t.idle.ObserveKeepAlive(key, values)
+	t.tel.limitLearned(key, before, t.idle.Limit(key))
 }
 
 // observeClosedByLimit records that the idle limit closed a connection.
-func (t *Transport) observeClosedByLimit(key string) {}
+func (t *Transport) observeClosedByLimit(key string) { t.tel.connClosed(key, true) }
 
 // IdleLimit returns the effective idle limit for the backend u points at,
 // and where it came from.

@@ -20,11 +20,12 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is everything New needs; defaults first, then options.
 type config struct {
-	base    *http.Transport
-	retry   retry.Policy
-	noRetry bool
-	budget  *retry.Budget
-	idle    idleConfig
+	base      *http.Transport
+	retry     retry.Policy
+	noRetry   bool
+	budget    *retry.Budget
+	idle      idleConfig
+	telemetry telemetryConfig
 }
 
 func newConfig(opts []Option) *config {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/resilient-http/resilient/retry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // drainLimit bounds how much of a discarded response is read so that its
@@ -22,7 +23,7 @@ const drainLimit = 64 << 10
 func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	p := &t.retry
 	if p.MaxAttempts <= 1 {
-		return t.roundTripOnce(req)
+		return t.roundTripSingle(req)
 	}
 	l := loop{t: t, req: req, base: req}
 	first := req
@@ -46,12 +47,12 @@ func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 		}
 		first.Body = rd
 	}
-	resp, err := t.roundTripOnce(first)
+	resp, span, err := t.roundTripOnce(first, 1)
 	if err == nil && !p.RetryStatus(resp.StatusCode) {
 		t.budget.Success(req.URL.Host)
 		return resp, nil
 	}
-	return l.run(resp, err)
+	return l.run(resp, span, err)
 }
 
 // loop is the state of one request's retries.
@@ -66,10 +67,15 @@ type loop struct {
 }
 
 // run repeats the request until an attempt succeeds or next says stop.
-func (l *loop) run(resp *http.Response, err error) (*http.Response, error) {
+// span is the first attempt's, open until its decision is recorded.
+func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Response, error) {
 	l.start = time.Now()
 	for n := 1; ; n++ {
 		delay, reason, stop := l.next(n, resp, err)
+		l.t.tel.retried(l.req.Context(), span, l.req, retryDecision{
+			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.req.URL.Host),
+		})
+		endFailed(span, err)
 		if stop != nil {
 			return l.stop(n, resp, err, stop, reason)
 		}
@@ -84,7 +90,7 @@ func (l *loop) run(resp *http.Response, err error) (*http.Response, error) {
 		if berr != nil {
 			return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: berr}
 		}
-		resp, err = l.t.roundTripOnce(r)
+		resp, span, err = l.t.roundTripOnce(r, n+1)
 		if err == nil && !l.t.retry.RetryStatus(resp.StatusCode) {
 			return resp, nil
 		}

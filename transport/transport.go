@@ -39,6 +39,19 @@ import (
 // when it got a response, that response is returned. A request that
 // succeeds at once allocates nothing for all this.
 //
+// Every attempt is an OpenTelemetry client span, a child of the caller's
+// span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
+// semantic conventions, with the attempt's trace context injected into a
+// copy of the request's headers. The span also says whether the connection
+// was reused and how long it had been idle, how far a failed attempt got,
+// what the retry loop decided and why, and the backend's idle limit and its
+// source. Metrics count attempt durations, failures by stage, retries by
+// reason, denied retries, connections closed by the idle limit or by the
+// server, and each backend's idle limit. The providers are the global ones
+// unless WithTracerProvider or WithMeterProvider say otherwise; while they
+// are no-ops, telemetry costs nothing. WithLogger logs retry decisions and
+// learned idle limits.
+//
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
 // inspected.
@@ -55,6 +68,7 @@ type Transport struct {
 	noRetry bool
 	budget  *retry.Budget
 	idle    *idle.Tracker
+	tel     *telemetry
 }
 
 // New returns a Transport configured by opts. Without options it wraps a
@@ -72,6 +86,7 @@ func New(opts ...Option) *Transport {
 	t.installDialers(base)
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
 	t.http2 = configureHTTP2(base)
+	t.tel = newTelemetry(cfg.telemetry, t.idle)
 	t.base = base
 	return t
 }
@@ -79,9 +94,16 @@ func New(opts ...Option) *Transport {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.noRetry {
-		return t.roundTripOnce(req)
+		return t.roundTripSingle(req)
 	}
 	return t.roundTripRetry(req)
+}
+
+// roundTripSingle runs exactly one attempt.
+func (t *Transport) roundTripSingle(req *http.Request) (*http.Response, error) {
+	resp, span, err := t.roundTripOnce(req, 1)
+	endFailed(span, err)
+	return resp, err
 }
 
 // CloseIdleConnections closes the connections that sit idle in the pool.
