@@ -39,8 +39,19 @@ func roundTrippers() []struct {
 	}
 }
 
-func get(b *testing.B, c *http.Client, url string) {
-	resp, err := c.Get(url)
+// request is one benchmarked exchange.
+type request func(c *http.Client, url string) (*http.Response, error)
+
+func getRequest(c *http.Client, url string) (*http.Response, error) { return c.Get(url) }
+
+// postRequest sends a small body with GetBody set (as http.NewRequest does
+// for a strings.Reader), so the retry loop needs no buffering.
+func postRequest(c *http.Client, url string) (*http.Response, error) {
+	return c.Post(url, "text/plain", strings.NewReader("payload"))
+}
+
+func roundTrip(b *testing.B, c *http.Client, url string, do request) {
+	resp, err := do(c, url)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,56 +59,30 @@ func get(b *testing.B, c *http.Client, url string) {
 	resp.Body.Close()
 }
 
-func BenchmarkGet(b *testing.B) {
+// benchPair runs do through each round tripper, sequentially or from
+// GOMAXPROCS goroutines.
+func benchPair(b *testing.B, parallel bool, do request) {
 	srv := benchServer(b)
 	for _, rt := range roundTrippers() {
 		b.Run(rt.name, func(b *testing.B) {
-			tr := rt.new()
-			c := &http.Client{Transport: tr}
+			c := &http.Client{Transport: rt.new()}
 			defer c.CloseIdleConnections()
 			b.ReportAllocs()
+			if parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						roundTrip(b, c, srv.URL, do)
+					}
+				})
+				return
+			}
 			for b.Loop() {
-				get(b, c, srv.URL)
+				roundTrip(b, c, srv.URL, do)
 			}
 		})
 	}
 }
 
-func BenchmarkGetParallel(b *testing.B) {
-	srv := benchServer(b)
-	for _, rt := range roundTrippers() {
-		b.Run(rt.name, func(b *testing.B) {
-			tr := rt.new()
-			c := &http.Client{Transport: tr}
-			defer c.CloseIdleConnections()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					get(b, c, srv.URL)
-				}
-			})
-		})
-	}
-}
-
-// BenchmarkPost sends a small body with GetBody set (as http.NewRequest
-// does for bytes.Reader), so the retry loop needs no buffering.
-func BenchmarkPost(b *testing.B) {
-	srv := benchServer(b)
-	for _, rt := range roundTrippers() {
-		b.Run(rt.name, func(b *testing.B) {
-			tr := rt.new()
-			c := &http.Client{Transport: tr}
-			defer c.CloseIdleConnections()
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("payload"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
-	}
-}
+func BenchmarkGet(b *testing.B)         { benchPair(b, false, getRequest) }
+func BenchmarkGetParallel(b *testing.B) { benchPair(b, true, getRequest) }
+func BenchmarkPost(b *testing.B)        { benchPair(b, false, postRequest) }
