@@ -2,6 +2,8 @@ package testserver
 
 import (
 	"bufio"
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,8 +16,49 @@ import (
 )
 
 // Node starts a Node.js http.Server whose keepAliveTimeout is idle and
-// returns its URL. GET /ledger returns the executions per X-Request-Id.
+// returns its URL. Node answers with Keep-Alive: timeout=N, N the idle
+// timeout rounded down to whole seconds.
 func Node(t testing.TB, idle time.Duration) *url.URL {
+	t.Helper()
+	return NodeBackend(t, idle).URL
+}
+
+// NodeBackend starts a Node.js http.Server whose keepAliveTimeout is idle.
+// Its ledger lives in the Node process; Restart kills the process and
+// keeps the counts.
+func NodeBackend(t testing.TB, idle time.Duration) *Backend {
+	t.Helper()
+	n := &nodeServer{idle: idle, past: newLedger()}
+	port := n.start(t, "0")
+	b := &Backend{
+		Name: "node",
+		URL:  &url.URL{Scheme: "http", Host: "127.0.0.1:" + port},
+		ledger: func(t testing.TB) map[string]int {
+			l := newLedger()
+			l.add(n.past.snapshot())
+			l.add(n.fetchLedger(t))
+			return l.snapshot()
+		},
+	}
+	b.restart = func(t testing.TB) {
+		n.past.add(n.fetchLedger(t))
+		n.stop()
+		n.start(t, port)
+	}
+	t.Cleanup(n.stop)
+	return b
+}
+
+// nodeServer is one Node.js process at a time.
+type nodeServer struct {
+	idle time.Duration
+	past *ledger // counts of the processes killed by restarts
+	url  string
+	cmd  *exec.Cmd
+}
+
+// start runs the script and returns the port it listens on.
+func (n *nodeServer) start(t testing.TB, port string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -23,7 +66,7 @@ func Node(t testing.TB, idle time.Duration) *url.URL {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "testdata", "server.js")
-	cmd := exec.Command(node, script, strconv.FormatInt(idle.Milliseconds(), 10))
+	cmd := exec.Command(node, script, strconv.FormatInt(n.idle.Milliseconds(), 10), port)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -32,12 +75,40 @@ func Node(t testing.TB, idle time.Duration) *url.URL {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node: %v", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	port, err := bufio.NewReader(out).ReadString('\n')
+	n.cmd = cmd
+	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
+		n.stop()
 		t.Fatalf("node server did not print its port: %v", err)
 	}
-	return &url.URL{Scheme: "http", Host: "127.0.0.1:" + strings.TrimSpace(port)}
+	port = strings.TrimSpace(line)
+	n.url = "http://127.0.0.1:" + port + "/ledger"
+	return port
+}
+
+// stop kills the process: the kernel drops its connections at once.
+func (n *nodeServer) stop() {
+	if n.cmd == nil {
+		return
+	}
+	_ = n.cmd.Process.Kill()
+	_ = n.cmd.Wait()
+	n.cmd = nil
+}
+
+func (n *nodeServer) fetchLedger(t testing.TB) map[string]int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := c.Get(n.url)
+	if err != nil {
+		t.Fatalf("read node ledger: %v", err)
+	}
+	defer resp.Body.Close()
+	var counts map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&counts); err != nil {
+		t.Fatalf("decode node ledger: %v", err)
+	}
+	return counts
 }
 
 func missing(t testing.TB, what string) {
