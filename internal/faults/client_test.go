@@ -23,9 +23,10 @@ type client struct {
 }
 
 // countingBase returns a clone of http.DefaultTransport that counts its
-// dials in n.
+// dials in n, with a pool as large as a gateway would keep per backend.
 func countingBase(n *atomic.Int64) *http.Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 16
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		n.Add(1)
