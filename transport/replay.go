@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/resilient-http/resilient/retry"
 )
 
 // errReplaced is what an attempt's body reader returns once a later attempt
@@ -45,6 +47,19 @@ func (b *replayBody) reader() (io.ReadCloser, bool) {
 	b.gen++
 	b.shut = false
 	return &replayReader{b: b, gen: b.gen}, true
+}
+
+// getBody is every attempt's Request.GetBody. The base transport resends
+// by itself a request it knows the server never got (an HTTP/2 stream the
+// server refused, or one that raced a GOAWAY), and then needs to rewind
+// the body: without GetBody it fails the request with "cannot rewind body
+// after connection loss" instead.
+func (b *replayBody) getBody() (io.ReadCloser, error) {
+	rd, ok := b.reader()
+	if !ok {
+		return nil, retry.ErrBodyNotReplayable
+	}
+	return rd, nil
 }
 
 // finish marks the end of the loop: the source is closed as soon as the

@@ -45,7 +45,7 @@ func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 		if first == req {
 			first = req.WithContext(req.Context())
 		}
-		first.Body = rd
+		first.Body, first.GetBody = rd, l.body.getBody
 	}
 	resp, span, err := t.roundTripOnce(first, 1)
 	if err == nil && !p.RetryStatus(resp.StatusCode) {
@@ -166,7 +166,7 @@ func (l *loop) attemptRequest() (*http.Request, error) {
 		if !ok {
 			return nil, retry.ErrBodyNotReplayable
 		}
-		r.Body = rd
+		r.Body, r.GetBody = rd, l.body.getBody
 	}
 	return r, nil
 }

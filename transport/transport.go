@@ -34,10 +34,13 @@ import (
 // per-backend retry.Budget (WithRetryBudget) stops retries when a backend
 // fails wholesale. Request bodies are replayed with GetBody, or from a
 // buffer filled while the first attempt streams them (up to
-// Policy.BodyLimit). When the last attempt fails, RoundTrip returns a
-// *retry.Error that wraps its *AttemptError and says why retrying stopped;
-// when it got a response, that response is returned. A request that
-// succeeds at once allocates nothing for all this.
+// Policy.BodyLimit), which every attempt also offers the base transport as
+// its GetBody: net/http and x/net/http2 resend by themselves a request the
+// server never got, and must be able to rewind its body. When the last
+// attempt fails, RoundTrip returns a *retry.Error that wraps its
+// *AttemptError and says why retrying stopped; when it got a response,
+// that response is returned. A request that succeeds at once allocates
+// nothing for all this.
 //
 // Every attempt is an OpenTelemetry client span, a child of the caller's
 // span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
