@@ -58,3 +58,36 @@ func TestRetryAfterNilResponse(t *testing.T) {
 		t.Fatalf("RetryAfter(nil) = %s, %v, want 0, false", d, ok)
 	}
 }
+
+func FuzzRetryAfter(f *testing.F) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for _, s := range []string{
+		"0",
+		"120",
+		"-1",
+		"31536001",
+		"99999999999999999999",
+		"Thu, 01 Jan 2026 00:00:05 GMT",
+		"Thursday, 01-Jan-26 00:01:00 GMT",
+		"Thu Jan  1 01:00:00 2026",
+		"Sun, 06 Nov 1994 08:49:37 GMT",
+		"soon",
+		"",
+	} {
+		f.Add(s, now)
+	}
+	f.Fuzz(func(t *testing.T, header string, nowUnix int64) {
+		now := time.Unix(nowUnix, 0)
+		resp := &http.Response{Header: http.Header{"Retry-After": {header}}}
+		d, ok := retry.RetryAfter(resp, now)
+		if !ok && d != 0 {
+			t.Fatalf("RetryAfter(%q) = %s, false: want 0 when not ok", header, d)
+		}
+		if d < 0 || d > maxRetryAfter {
+			t.Fatalf("RetryAfter(%q, %s) = %s, outside [0, %s]", header, now, d, maxRetryAfter)
+		}
+		if d2, ok2 := retry.RetryAfter(resp, now); d2 != d || ok2 != ok {
+			t.Fatalf("RetryAfter(%q, %s) = %s, %v then %s, %v", header, now, d, ok, d2, ok2)
+		}
+	})
+}
