@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,9 +22,10 @@ import (
 // while the request hangs, and must not touch a connection in use.
 //
 // Asserted for transport.New: the error matches context.DeadlineExceeded
-// or context.Canceled, the call returns within 2s of the deadline or the
-// cancel, the backend ran the request id exactly once, and one connection
-// was dialed. Besides the three servers, "raw" is a TCP listener that
+// or context.Canceled and comes from an attempt that wrote the whole
+// request and read nothing, the call returns within 2s of the deadline or
+// the cancel, the backend ran the request id exactly once, and one
+// connection was dialed. Besides the three servers, "raw" is a TCP listener that
 // accepts and never reads nor writes: it keeps no ledger, the rest holds.
 // The backends' handlers end with the client's connection; TestMain's
 // goroutine check sees those of the Go server.
@@ -55,6 +57,9 @@ func TestNeverAnswering(t *testing.T) {
 							}
 							if !errors.Is(err, row.want) {
 								t.Errorf("resilient: %v, want %v", err, row.want)
+							}
+							if ae := (*transport.AttemptError)(nil); !errors.As(err, &ae) || ae.Stage != transport.StageRequestWritten {
+								t.Errorf("resilient: %v, want an attempt that wrote the whole request and got no answer", err)
 							}
 							if counted && runs != 1 {
 								t.Errorf("resilient request ran %d times, want 1", runs)
@@ -103,6 +108,17 @@ func (row hangRow) hang(t *testing.T, c *client, b hung, method, id string) (tim
 	t.Helper()
 	ctx, cancel, cancels := row.start()
 	defer cancel()
+	// A silent listener knows only that it accepted the connection: the
+	// cancel also waits for the request to be written.
+	wrote := make(chan struct{})
+	var once sync.Once
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				once.Do(func() { close(wrote) })
+			}
+		},
+	})
 	var err error
 	returned := make(chan struct{})
 	start := time.Now()
@@ -112,7 +128,7 @@ func (row hangRow) hang(t *testing.T, c *client, b hung, method, id string) (tim
 	}()
 	due := start.Add(hangDeadline + hangSlack)
 	if cancels {
-		if !b.arrived(t, id, returned) {
+		if !written(wrote, returned) || !b.arrived(t, id, returned) {
 			<-returned
 			t.Fatalf("%s: the backend never had the request (%v)", c.name, err)
 		}
@@ -125,6 +141,20 @@ func (row hangRow) hang(t *testing.T, c *client, b hung, method, id string) (tim
 		t.Fatalf("%s: still waiting %v after the %s", c.name, time.Since(start).Round(time.Millisecond), row.name)
 	}
 	return time.Since(start), err
+}
+
+// written reports, within a few seconds, whether the request was written;
+// it gives up early when stop is closed.
+func written(wrote, stop <-chan struct{}) bool {
+	limit := time.NewTimer(arrivalWait)
+	defer limit.Stop()
+	select {
+	case <-wrote:
+		return true
+	case <-stop:
+	case <-limit.C:
+	}
+	return false
 }
 
 // count shows a run count, or that the backend keeps none.
