@@ -25,10 +25,10 @@ import (
 // or context.Canceled and comes from an attempt that wrote the whole
 // request and read nothing, the call returns within 2s of the deadline or
 // the cancel, the backend ran the request id exactly once, and one
-// connection was dialed. Besides the three servers, "raw" is a TCP listener that
-// accepts and never reads nor writes: it keeps no ledger, the rest holds.
-// The backends' handlers end with the client's connection; TestMain's
-// goroutine check sees those of the Go server.
+// connection was dialed. Besides the three servers, "raw" is a TCP
+// listener that accepts and never reads nor writes: it keeps no ledger,
+// the rest holds. The backends' handlers end with the client's
+// connection; TestMain's goroutine check sees those of the Go server.
 func TestNeverAnswering(t *testing.T) {
 	const idle = 200 * time.Millisecond
 	forEachServer(t, append(testserver.Names(), "raw"), func(t *testing.T, server string) {
