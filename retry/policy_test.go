@@ -62,6 +62,7 @@ func TestDefaultPolicy(t *testing.T) {
 		{"GET 429 not in default statuses", req("GET"), resp(429), nil, nil, false, false, "status_final"},
 		{"POST 503", req("POST"), resp(503), nil, nil, false, false, "not_idempotent"},
 		{"GET 503 Retry-After too long", req("GET"), resp(503, "Retry-After", "3600"), nil, nil, false, false, "retry_after_too_long"},
+		{"GET 503 Retry-After beyond int64 seconds", req("GET"), resp(503, "Retry-After", "99999999999999999999"), nil, nil, false, false, "retry_after_too_long"},
 		{"POST reset, hook allows", req("POST"), nil, reset, allow, true, true, "hook_allowed"},
 		{"POST reset, hook declines", req("POST"), nil, reset, decline, false, false, "hook_declined"},
 	}

@@ -1,15 +1,23 @@
 package retry
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// RetryAfter parses resp's Retry-After header, in seconds or as an HTTP
-// date, relative to now. It reports false when the header is absent or
-// malformed; a date in the past yields zero.
+// maxRetryAfter bounds what RetryAfter reports. Anything longer means "not
+// soon" just as well, and a bound keeps date arithmetic from saturating.
+const maxRetryAfter = 365 * 24 * time.Hour
+
+// RetryAfter parses resp's Retry-After header, in delta-seconds (digits
+// only) or as an HTTP date, relative to now. It reports false when the
+// header is absent or malformed; a date in the past yields zero. Waits
+// longer than a year, including a number of seconds too large to
+// represent, yield one year: the server asked for a long wait, and a cap
+// such as Policy.MaxRetryAfter must see it as one.
 func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
@@ -18,12 +26,9 @@ func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(365*24*time.Hour/time.Second) {
-			secs = int64(365 * 24 * time.Hour / time.Second)
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}
@@ -31,9 +36,5 @@ func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }

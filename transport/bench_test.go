@@ -1,10 +1,11 @@
 package transport_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"runtime"
 	"testing"
 
 	"github.com/resilient-http/resilient/transport"
@@ -17,6 +18,12 @@ import (
 //	go test -run '^$' -bench . -count 10 ./transport | tee new.txt
 //	benchstat -col /rt new.txt
 
+// goroutines is how many requests the parallel benchmarks keep in flight.
+const goroutines = 64
+
+// payload is the body of every POST: 64 KiB, built once.
+var payload = bytes.Repeat([]byte("x"), 64<<10)
+
 func benchServer(b *testing.B) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -24,6 +31,14 @@ func benchServer(b *testing.B) *httptest.Server {
 	}))
 	b.Cleanup(srv.Close)
 	return srv
+}
+
+// baseTransport keeps as many idle connections as there are goroutines, so
+// the parallel benchmarks measure requests rather than dials.
+func baseTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = goroutines
+	return t
 }
 
 func roundTrippers() []struct {
@@ -34,24 +49,35 @@ func roundTrippers() []struct {
 		name string
 		new  func() http.RoundTripper
 	}{
-		{"rt=bare", func() http.RoundTripper { return http.DefaultTransport.(*http.Transport).Clone() }},
-		{"rt=resilient", func() http.RoundTripper { return transport.New() }},
+		{"rt=bare", func() http.RoundTripper { return baseTransport() }},
+		{"rt=resilient", func() http.RoundTripper { return transport.New(transport.WithBase(baseTransport())) }},
 	}
 }
 
-// request is one benchmarked exchange.
-type request func(c *http.Client, url string) (*http.Response, error)
+// newRequest builds one benchmarked request.
+type newRequest func(url string) (*http.Request, error)
 
-func getRequest(c *http.Client, url string) (*http.Response, error) { return c.Get(url) }
-
-// postRequest sends a small body with GetBody set (as http.NewRequest does
-// for a strings.Reader), so the retry loop needs no buffering.
-func postRequest(c *http.Client, url string) (*http.Response, error) {
-	return c.Post(url, "text/plain", strings.NewReader("payload"))
+func getRequest(url string) (*http.Request, error) {
+	return http.NewRequest(http.MethodGet, url, nil)
 }
 
-func roundTrip(b *testing.B, c *http.Client, url string, do request) {
-	resp, err := do(c, url)
+// post64KRequest sends the 64 KiB payload from a bytes.Reader, for which
+// http.NewRequest sets GetBody, so the retry loop needs no buffering.
+func post64KRequest(url string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return req, nil
+}
+
+func roundTrip(b *testing.B, c *http.Client, url string, build newRequest) {
+	req, err := build(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,9 +85,9 @@ func roundTrip(b *testing.B, c *http.Client, url string, do request) {
 	resp.Body.Close()
 }
 
-// benchPair runs do through each round tripper, sequentially or from
-// GOMAXPROCS goroutines.
-func benchPair(b *testing.B, parallel bool, do request) {
+// benchPair runs build's requests through each round tripper, sequentially
+// or from 64 goroutines.
+func benchPair(b *testing.B, parallel bool, build newRequest) {
 	srv := benchServer(b)
 	for _, rt := range roundTrippers() {
 		b.Run(rt.name, func(b *testing.B) {
@@ -69,20 +95,23 @@ func benchPair(b *testing.B, parallel bool, do request) {
 			defer c.CloseIdleConnections()
 			b.ReportAllocs()
 			if parallel {
+				procs := runtime.GOMAXPROCS(0)
+				b.SetParallelism((goroutines + procs - 1) / procs)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						roundTrip(b, c, srv.URL, do)
+						roundTrip(b, c, srv.URL, build)
 					}
 				})
 				return
 			}
 			for b.Loop() {
-				roundTrip(b, c, srv.URL, do)
+				roundTrip(b, c, srv.URL, build)
 			}
 		})
 	}
 }
 
-func BenchmarkGet(b *testing.B)         { benchPair(b, false, getRequest) }
-func BenchmarkGetParallel(b *testing.B) { benchPair(b, true, getRequest) }
-func BenchmarkPost(b *testing.B)        { benchPair(b, false, postRequest) }
+func BenchmarkGet(b *testing.B)             { benchPair(b, false, getRequest) }
+func BenchmarkGetParallel(b *testing.B)     { benchPair(b, true, getRequest) }
+func BenchmarkPost64K(b *testing.B)         { benchPair(b, false, post64KRequest) }
+func BenchmarkPost64KParallel(b *testing.B) { benchPair(b, true, post64KRequest) }
