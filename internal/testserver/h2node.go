@@ -3,29 +3,17 @@ package testserver
 import (
 	"bufio"
 	"crypto/tls"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 func nodeH2Backend(t testing.TB) *H2 {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing(t, "node")
-	}
 	cert := SelfSigned(t)
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "testdata", "h2server.js")
-	cmd := exec.Command(node, script, cert.CertFile, cert.KeyFile)
+	cmd := nodeCommand(t, "h2server.js", cert.CertFile, cert.KeyFile)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +22,6 @@ func nodeH2Backend(t testing.TB) *H2 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node: %v", err)
 	}
@@ -79,15 +66,5 @@ func fetchH2Ledger(t testing.TB, cert *Cert, url string) map[string]int {
 	t.Helper()
 	rt := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, ForceAttemptHTTP2: true}
 	defer rt.CloseIdleConnections()
-	c := &http.Client{Transport: rt, Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("read node ledger: %v", err)
-	}
-	defer resp.Body.Close()
-	var counts map[string]int
-	if err := json.NewDecoder(resp.Body).Decode(&counts); err != nil {
-		t.Fatalf("decode node ledger: %v", err)
-	}
-	return counts
+	return fetchLedger(t, rt, url)
 }

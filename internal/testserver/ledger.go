@@ -1,8 +1,12 @@
 package testserver
 
 import (
+	"encoding/json"
 	"maps"
+	"net/http"
 	"sync"
+	"testing"
+	"time"
 )
 
 // ledger counts executions per request id and remembers the Idempotency-Keys
@@ -45,4 +49,21 @@ func (l *ledger) snapshot() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return maps.Clone(l.runs)
+}
+
+// fetchLedger reads the ledger a server in another process serves as JSON
+// at url, through rt.
+func fetchLedger(t testing.TB, rt http.RoundTripper, url string) map[string]int {
+	t.Helper()
+	c := &http.Client{Transport: rt, Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("read the ledger at %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var counts map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&counts); err != nil {
+		t.Fatalf("decode the ledger at %s: %v", url, err)
+	}
+	return counts
 }

@@ -2,7 +2,6 @@ package testserver
 
 import (
 	"bufio"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,18 +59,11 @@ type nodeServer struct {
 // start runs the script and returns the port it listens on.
 func (n *nodeServer) start(t testing.TB, port string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing(t, "node")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "testdata", "server.js")
-	cmd := exec.Command(node, script, strconv.FormatInt(n.idle.Milliseconds(), 10), port)
+	cmd := nodeCommand(t, "server.js", strconv.FormatInt(n.idle.Milliseconds(), 10), port)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node: %v", err)
 	}
@@ -98,17 +90,22 @@ func (n *nodeServer) stop() {
 
 func (n *nodeServer) fetchLedger(t testing.TB) map[string]int {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	resp, err := c.Get(n.url)
+	return fetchLedger(t, &http.Transport{DisableKeepAlives: true}, n.url)
+}
+
+// nodeCommand returns the command that runs testdata/script with args,
+// its errors going to the test's stderr. Without node it fails the test
+// under CI and skips it elsewhere.
+func nodeCommand(t testing.TB, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("read node ledger: %v", err)
+		missing(t, "node")
 	}
-	defer resp.Body.Close()
-	var counts map[string]int
-	if err := json.NewDecoder(resp.Body).Decode(&counts); err != nil {
-		t.Fatalf("decode node ledger: %v", err)
-	}
-	return counts
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command(node, append([]string{filepath.Join(filepath.Dir(file), "testdata", script)}, args...)...)
+	cmd.Stderr = os.Stderr
+	return cmd
 }
 
 func missing(t testing.TB, what string) {
