@@ -3,7 +3,8 @@
 // servers on 127.0.0.1 (Go's http.Server, Node.js, nginx; see
 // internal/testserver) while the servers misbehave the way production
 // backends do: closing idle connections, resetting them, restarting,
-// answering slowly or never, shedding load with 503.
+// draining HTTP/2 connections with GOAWAY, answering slowly or never,
+// shedding load with 503.
 //
 // Each scenario lives in its own file and states what it asserts: the
 // errors the caller sees, how many times the server ran each request id
