@@ -17,9 +17,19 @@ import (
 
 // h2Server is a raw HTTP/2 server on 127.0.0.1 that answers the first
 // request stream with a frame chosen by the test, so that the client sees
-// exactly the refusal under test and nothing else. When answer returns
-// true the connection is closed after the request's last frame.
+// exactly the refusal under test and nothing else; later streams get no
+// answer. When answer returns true the connection is closed after the
+// request's last frame.
 func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hangUp bool)) (addr string, tlsConf *tls.Config) {
+	t.Helper()
+	return h2Streams(t, func(fr *http2.Framer, streamID uint32, n int) bool {
+		return n == 0 && answer(fr, streamID)
+	})
+}
+
+// h2Streams is h2Server calling answer for every request stream of a
+// connection, n counting them from 0.
+func h2Streams(t *testing.T, answer func(fr *http2.Framer, streamID uint32, n int) (hangUp bool)) (addr string, tlsConf *tls.Config) {
 	t.Helper()
 	// httptest provides a certificate for 127.0.0.1 and a client that trusts it.
 	certSrv := httptest.NewTLSServer(http.NotFoundHandler())
@@ -40,7 +50,7 @@ func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hang
 		if fr.WriteSettings() != nil {
 			return
 		}
-		answered, hangUp := false, false
+		streams, hangUp := 0, false
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
@@ -52,10 +62,8 @@ func h2Server(t *testing.T, answer func(fr *http2.Framer, streamID uint32) (hang
 					return
 				}
 			case *http2.HeadersFrame:
-				if !answered {
-					answered = true
-					hangUp = answer(fr, f.StreamID)
-				}
+				hangUp = answer(fr, f.StreamID, streams)
+				streams++
 			}
 			// Hang up only once the request is all read: closing with
 			// unread data would reset the connection instead.

@@ -1,0 +1,58 @@
+package transport_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/resilient-http/resilient/transport"
+)
+
+// TestBaseTransportRewindsBufferedBody proves that a body without GetBody,
+// which the transport buffers for replay, can be rewound by the base
+// transport itself: x/net/http2 resends a stream the server refused
+// (REFUSED_STREAM) on its own when the request has a GetBody, so the
+// request succeeds in one attempt of ours. Without it, x/net/http2 fails
+// with "cannot retry ... after Request.Body was written" and a second
+// attempt of ours is needed.
+func TestBaseTransportRewindsBufferedBody(t *testing.T) {
+	var hdr bytes.Buffer
+	enc := hpack.NewEncoder(&hdr)
+	_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	addr, tlsConf := h2Streams(t, func(fr *http2.Framer, id uint32, n int) bool {
+		if n == 0 {
+			_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			return false
+		}
+		_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true})
+		return false
+	})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	r := newRig(t)
+	tr := newTransport(t, r.options(transport.WithBase(base))...)
+
+	body := &closeRecorder{Reader: strings.NewReader(strings.Repeat("p", 5000))}
+	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/", body)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	if n := len(r.attempts()); n != 1 {
+		t.Errorf("%d attempts, want 1: the base transport should have resent the refused stream itself", n)
+	}
+	if !body.closed.Load() {
+		t.Error("the caller's body was not closed")
+	}
+}
