@@ -21,10 +21,8 @@ func GoBackend(t testing.TB, idle time.Duration) *Backend {
 		Name:   "go",
 		URL:    &url.URL{Scheme: "http", Host: g.addr},
 		ledger: func(testing.TB) map[string]int { return l.snapshot() },
-		restart: func(t testing.TB) {
-			g.stop()
-			g.start(t, g.addr)
-		},
+		stop:   func(testing.TB) { g.stop() },
+		start:  func(t testing.TB) { g.start(t, g.addr) },
 	}
 }
 

@@ -27,7 +27,7 @@ func Nginx(t testing.TB, idle time.Duration, advertise bool) *url.URL {
 // when idle is a second or more), the upstream keeps the ledger and
 // serves the behaviours. A reset asked of the upstream reaches the client
 // as nginx's 502, so reset scenarios need GoBackend or NodeBackend.
-// Restart kills nginx and starts it again; the upstream keeps running.
+// Stop and Restart kill nginx; the upstream keeps running.
 func NginxBackend(t testing.TB, idle time.Duration) *Backend {
 	t.Helper()
 	l := newLedger()
@@ -39,10 +39,8 @@ func NginxBackend(t testing.TB, idle time.Duration) *Backend {
 		Name:   "nginx",
 		URL:    &url.URL{Scheme: "http", Host: n.addr},
 		ledger: func(testing.TB) map[string]int { return l.snapshot() },
-		restart: func(t testing.TB) {
-			n.stop()
-			n.start(t)
-		},
+		stop:   func(testing.TB) { n.stop() },
+		start:  n.start,
 	}
 }
 

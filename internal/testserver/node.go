@@ -23,35 +23,36 @@ func Node(t testing.TB, idle time.Duration) *url.URL {
 }
 
 // NodeBackend starts a Node.js http.Server whose keepAliveTimeout is idle.
-// Its ledger lives in the Node process; Restart kills the process and
-// keeps the counts.
+// Its ledger lives in the Node process; Stop and Restart kill the process
+// and keep the counts.
 func NodeBackend(t testing.TB, idle time.Duration) *Backend {
 	t.Helper()
 	n := &nodeServer{idle: idle, past: newLedger()}
 	port := n.start(t, "0")
-	b := &Backend{
+	t.Cleanup(n.stop)
+	return &Backend{
 		Name: "node",
 		URL:  &url.URL{Scheme: "http", Host: "127.0.0.1:" + port},
 		ledger: func(t testing.TB) map[string]int {
 			l := newLedger()
 			l.add(n.past.snapshot())
-			l.add(n.fetchLedger(t))
+			if n.cmd != nil {
+				l.add(n.fetchLedger(t))
+			}
 			return l.snapshot()
 		},
+		stop: func(t testing.TB) {
+			n.past.add(n.fetchLedger(t))
+			n.stop()
+		},
+		start: func(t testing.TB) { n.start(t, port) },
 	}
-	b.restart = func(t testing.TB) {
-		n.past.add(n.fetchLedger(t))
-		n.stop()
-		n.start(t, port)
-	}
-	t.Cleanup(n.stop)
-	return b
 }
 
 // nodeServer is one Node.js process at a time.
 type nodeServer struct {
 	idle time.Duration
-	past *ledger // counts of the processes killed by restarts
+	past *ledger // counts of the processes killed by Stop and Restart
 	url  string
 	cmd  *exec.Cmd
 }
