@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/resilient-http/resilient/transport"
 )
@@ -24,7 +26,7 @@ const goroutines = 64
 // payload is the body of every POST: 64 KiB, built once.
 var payload = bytes.Repeat([]byte("x"), 64<<10)
 
-func benchServer(b *testing.B) *httptest.Server {
+func benchServer(b testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write([]byte("hello"))
@@ -111,7 +113,46 @@ func benchPair(b *testing.B, parallel bool, build newRequest) {
 	}
 }
 
+// benchInterleaved sends build's request through the bare transport and
+// ours in turn (in the order ABBA, so neither always goes first) and times
+// each, so that a noisy machine slows both alike. It reports each one's
+// median and the overhead of ours in percent of the bare median: a paired
+// measure, steadier than two benchmarks that ran at different moments.
+func benchInterleaved(b *testing.B, build newRequest) {
+	srv := benchServer(b)
+	var clients [2]*http.Client
+	for i, rt := range roundTrippers() {
+		clients[i] = &http.Client{Transport: rt.new()}
+		defer clients[i].CloseIdleConnections()
+	}
+	var took [2][]time.Duration
+	for i := 0; b.Loop(); i++ {
+		k := i % 2
+		if i/2%2 == 1 {
+			k = 1 - k
+		}
+		start := time.Now()
+		roundTrip(b, clients[k], srv.URL, build)
+		took[k] = append(took[k], time.Since(start))
+	}
+	bare, ours := median(took[0]), median(took[1])
+	b.ReportMetric(float64(bare.Nanoseconds()), "bare-ns/req")
+	b.ReportMetric(float64(ours.Nanoseconds()), "resilient-ns/req")
+	b.ReportMetric(100*(float64(ours)/float64(bare)-1), "overhead-%")
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
 func BenchmarkGet(b *testing.B)             { benchPair(b, false, getRequest) }
 func BenchmarkGetParallel(b *testing.B)     { benchPair(b, true, getRequest) }
 func BenchmarkPost64K(b *testing.B)         { benchPair(b, false, post64KRequest) }
 func BenchmarkPost64KParallel(b *testing.B) { benchPair(b, true, post64KRequest) }
+
+func BenchmarkGetInterleaved(b *testing.B)     { benchInterleaved(b, getRequest) }
+func BenchmarkPost64KInterleaved(b *testing.B) { benchInterleaved(b, post64KRequest) }
