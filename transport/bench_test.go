@@ -17,7 +17,7 @@ import (
 // same loopback request in the same run, so that benchstat shows the
 // overhead as a ratio. Compare with:
 //
-//	go test -run '^$' -bench . -count 10 ./transport | tee new.txt
+//	for i in $(seq 10); do go test -run '^$' -bench 'Get|Post' -benchmem ./transport; done > new.txt
 //	benchstat -col /rt new.txt
 
 // goroutines is how many requests the parallel benchmarks keep in flight.
