@@ -10,8 +10,9 @@
 // advertised ones from Keep-Alive: timeout=N, max=M response headers
 // (Node.js, Apache, S3, nginx with its second keepalive_timeout parameter);
 // observed ones from connections the backend closed while idle, whose idle
-// time is an upper bound on the backend's timeout. Observations expire
-// after a TTL so that a limit can rise again when a backend is reconfigured.
+// time is an upper bound on the backend's timeout, except closes that
+// reveal a restart (RestartWindow). Observations expire after a TTL so that
+// a limit can rise again when a backend is reconfigured.
 //
 // HTTP/1.1 connections are persistent by default, so no Connection:
 // keep-alive request header is added: Apache 2.4 advertises Keep-Alive on

@@ -47,8 +47,9 @@ type backend struct {
 	configured  time.Duration
 	advertised  KeepAlive
 	rawHeader   string
-	observed    time.Duration
-	observedAt  time.Time
+	closed      observation // the backend closed an idle connection
+	stale       observation // a reused connection was found closed
+	closes      closes
 	effective   Limit
 	effectiveAt time.Time // when the effective limit stops being valid; zero: never
 }
@@ -109,19 +110,36 @@ func (t *Tracker) ObserveKeepAlive(key string, values []string) {
 	})
 }
 
-// ObserveClosedIdle records that the backend closed a connection, or a
-// reused connection failed stale, after it had been idle for idleFor: the
-// backend's timeout is at most that.
+// ObserveClosedIdle records that the backend closed a connection that had
+// been idle for idleFor, seen as it happened: the backend's timeout is at
+// most that. Closes that reveal a restart (see RestartWindow) are ignored,
+// and undo what the same restart's first closes taught.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 	if idleFor <= 0 {
 		return
 	}
 	t.update(key, func(b *backend) {
-		if b.observed == 0 || idleFor < b.observed || !t.now().Before(b.observedAt.Add(t.TTL)) {
-			b.observed = idleFor
+		now := t.now()
+		if restart, restore := b.closes.restart(now, idleFor); restart {
+			if restore != nil {
+				b.closed = *restore
+			}
+			return
 		}
-		b.observedAt = t.now()
+		b.closes.seen(now, idleFor, b.closed)
+		b.closed.lower(idleFor, now, t.TTL)
 	})
+}
+
+// ObserveStale records that a reused connection to the backend failed as
+// one the backend had closed, after it had been idle for idleFor: the
+// backend's timeout is at most that. When the backend closed it is not
+// known, so no restart can be recognised.
+func (t *Tracker) ObserveStale(key string, idleFor time.Duration) {
+	if idleFor <= 0 {
+		return
+	}
+	t.update(key, func(b *backend) { b.stale.lower(idleFor, t.now(), t.TTL) })
 }
 
 func (t *Tracker) update(key string, f func(*backend)) {
@@ -133,12 +151,11 @@ func (t *Tracker) update(key string, f func(*backend)) {
 		t.backends[key] = b
 	}
 	f(b)
+	now := t.now()
 	b.effectiveAt = time.Time{}
-	if b.observed > 0 {
-		if exp := b.observedAt.Add(t.TTL); t.now().Before(exp) {
+	for _, o := range []*observation{&b.closed, &b.stale} {
+		if exp := o.expire(now, t.TTL); !exp.IsZero() && (b.effectiveAt.IsZero() || exp.Before(b.effectiveAt)) {
 			b.effectiveAt = exp
-		} else {
-			b.observed = 0
 		}
 	}
 	b.effective = t.compute(b)
@@ -157,7 +174,8 @@ func (t *Tracker) compute(b *backend) Limit {
 	}
 	pick(configured, SourceConfigured)
 	pick(b.advertised.Timeout, SourceAdvertised)
-	pick(b.observed, SourceObserved)
+	pick(b.closed.d, SourceObserved)
+	pick(b.stale.d, SourceObserved)
 	if l.Timeout == 0 {
 		return l
 	}

@@ -18,18 +18,24 @@ func (t *Transport) idleLimit(key string) (time.Duration, int) {
 // connection after it had been idle for idleFor.
 func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
 	t.tel.connClosed(key, false)
-	t.observeStale(key, idleFor)
+	t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
 }
 
-// observeStale records that a connection to the backend key was found
-// closed by the backend after it had been idle for idleFor.
+// observeStale records that a reused connection to the backend key failed
+// as one the backend had closed after it had been idle for idleFor.
 func (t *Transport) observeStale(key string, idleFor time.Duration) {
+	t.learn(key, func() { t.idle.ObserveStale(key, idleFor) })
+}
+
+// learn runs observe, and reports the backend's limit when it changed and
+// telemetry wants to know.
+func (t *Transport) learn(key string, observe func()) {
 	if !t.tel.learnsLimits() {
-		t.idle.ObserveClosedIdle(key, idleFor)
+		observe()
 		return
 	}
 	before := t.idle.Limit(key)
-	t.idle.ObserveClosedIdle(key, idleFor)
+	observe()
 	t.tel.limitLearned(key, before, t.idle.Limit(key))
 }
 

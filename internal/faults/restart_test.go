@@ -401,3 +401,44 @@ func TestBackendDown(t *testing.T) {
 		}
 	})
 }
+
+// TestRestartTeachesNoIdleLimit restarts the backend while the client
+// holds two pooled connections that went idle at different times (one
+// idle for 300ms, one just used). Their closes arrive together: a timeout
+// cannot do that, a restart does (idle.RestartWindow). Asserted for
+// transport.New: the backend's idle limit is the same after the restart
+// as before it, not one learned from the closes.
+func TestRestartTeachesNoIdleLimit(t *testing.T) {
+	forEachServer(t, testserver.Names(), func(t *testing.T, server string) {
+		b := testserver.Start(t, server, time.Minute)
+		c, w := watched(t, "resilient")
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				if _, err := c.send(ctx, http.MethodGet, b.URL.String()+"/?sleep=100", fmt.Sprintf("warm-%d", i)); err != nil {
+					t.Errorf("warm-up: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(300 * time.Millisecond) // the workload: both idle for 300ms
+		if _, err := c.send(ctx, http.MethodGet, b.URL.String()+"/", "reuse"); err != nil {
+			t.Fatalf("reuse: %v", err)
+		}
+		if d := c.dials.Load(); d != 2 {
+			t.Fatalf("%d dials, want 2", d)
+		}
+		rt := c.http.Transport.(*transport.Transport)
+		before := rt.IdleLimit(b.URL)
+
+		b.Restart(t)
+		w.allEnded(t, c.name)
+
+		after := rt.IdleLimit(b.URL)
+		t.Logf("%s: idle limit %v (%v) before the restart, %v (%v) after", server, before.Timeout, before.Source, after.Timeout, after.Source)
+		if after != before {
+			t.Errorf("the restart changed the idle limit from %+v to %+v", before, after)
+		}
+	})
+}

@@ -1,0 +1,52 @@
+package idle
+
+import "time"
+
+// RestartWindow is how close together two closes of idle connections must
+// be seen for their idle times to be compared. An idle timeout closes
+// connections together only if they went idle together; a restart or a
+// crash closes every connection at once, whatever its idle time. Closes
+// seen within RestartWindow of each other whose idle times differ by more
+// than twice RestartWindow are therefore a restart, not a timeout, and
+// teach nothing.
+const RestartWindow = 50 * time.Millisecond
+
+// closes remembers the last close of an idle connection to a backend, to
+// recognise a restart and undo what its first closes taught.
+type closes struct {
+	at     time.Time     // when the last close was seen
+	idle   time.Duration // how long that connection had been idle
+	before observation   // the backend's closed bound before this run of closes
+	until  time.Time     // a restart was recognised: closes before this are ignored
+}
+
+// restart reports whether a close seen at now after idle is part of a
+// restart. It returns the bound to restore when it is the close that
+// reveals the restart.
+func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, restore *observation) {
+	if now.Before(c.until) {
+		c.until = now.Add(RestartWindow)
+		return true, nil
+	}
+	if !c.at.IsZero() && now.Sub(c.at) < RestartWindow && absDiff(idle, c.idle) > 2*RestartWindow {
+		c.until = now.Add(RestartWindow)
+		return true, &c.before
+	}
+	return false, nil
+}
+
+// seen records a close that counts as a timeout; bound is the backend's
+// closed bound before it.
+func (c *closes) seen(now time.Time, idle time.Duration, bound observation) {
+	if c.at.IsZero() || now.Sub(c.at) >= RestartWindow {
+		c.before = bound
+	}
+	c.at, c.idle = now, idle
+}
+
+func absDiff(a, b time.Duration) time.Duration {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
