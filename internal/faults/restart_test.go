@@ -30,22 +30,9 @@ const pooled = 4
 // connection. They return to the pool when answered.
 func warm(t *testing.T, c *client, method, base, prefix string) {
 	t.Helper()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		seen tally
-	)
-	for i := range pooled {
-		wg.Go(func() {
-			status, err := c.send(context.Background(), method, base+"/?sleep=100", fmt.Sprintf("%s-warm-%d", prefix, i))
-			mu.Lock()
-			seen.add(status, err)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	seen := burst(context.Background(), c, method, base+"/?sleep=100", prefix+"-warm")
 	if seen.failed() != 0 {
-		t.Fatalf("%s warm-up against a healthy backend: %v", c.name, &seen)
+		t.Fatalf("%s warm-up against a healthy backend: %v", c.name, seen)
 	}
 	if d := c.dials.Load(); d != pooled {
 		t.Fatalf("%s warm-up dialed %d connections, want %d (one per concurrent request)", c.name, d, pooled)
