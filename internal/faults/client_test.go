@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,14 +84,18 @@ func (c *client) send(ctx context.Context, method, url, id string) (status int, 
 	return resp.StatusCode, nil
 }
 
-// tally is what one side saw over a run.
+// tally is what one side saw over a run. Requests running at once may add
+// to it; read it once they are done.
 type tally struct {
+	mu       sync.Mutex
 	requests int
 	errors   []error
 	statuses map[int]int
 }
 
 func (t *tally) add(status int, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.requests++
 	if err != nil {
 		t.errors = append(t.errors, err)

@@ -51,16 +51,14 @@ func TestGoAwayInFlight(t *testing.T) {
 					warm[i].add(c.send(ctx, http.MethodGet, b.URL.String(), c.name+"-warm"))
 				}
 
-				runs := make([]runs, len(sides))
+				seen := make([]tally, len(sides)) // in flight and racing
 				var wg sync.WaitGroup
 				var running []string
 				for i, c := range sides {
 					for k := range inFlight {
 						id := fmt.Sprintf("%s-k%d", c.name, k)
 						running = append(running, id)
-						runs[i].start(&wg, func() (int, error) {
-							return c.send(ctx, method, b.URL.String()+"/?sleep=300", id)
-						})
+						wg.Go(func() { seen[i].add(c.send(ctx, method, b.URL.String()+"/?sleep=300", id)) })
 					}
 				}
 				waitRunning(t, b, running)
@@ -73,9 +71,7 @@ func TestGoAwayInFlight(t *testing.T) {
 				for i, c := range sides {
 					for m := range racing {
 						id := fmt.Sprintf("%s-m%d", c.name, m)
-						runs[i].start(&wg, func() (int, error) {
-							return c.send(ctx, method, b.URL.String(), id)
-						})
+						wg.Go(func() { seen[i].add(c.send(ctx, method, b.URL.String(), id)) })
 					}
 				}
 				wg.Wait()
@@ -83,9 +79,9 @@ func TestGoAwayInFlight(t *testing.T) {
 				ledger := b.Ledger(t)
 				for i, c := range sides {
 					t.Logf("%s %s %s: warm-up %v, in flight and racing %v, %d dials",
-						server, method, c.name, &warm[i], runs[i].tally(), c.dials.Load())
+						server, method, c.name, &warm[i], &seen[i], c.dials.Load())
 				}
-				if ours := runs[1].tally(); warm[1].failed()+ours.failed() != 0 {
+				if ours := &seen[1]; warm[1].failed()+ours.failed() != 0 {
 					t.Errorf("resilient: warm-up %v, in flight and racing %v, want no failure", &warm[1], ours)
 				}
 				for i, c := range sides {
@@ -112,30 +108,6 @@ func TestGoAwayInFlight(t *testing.T) {
 			})
 		}
 	})
-}
-
-// runs collects the outcomes of requests running concurrently.
-type runs struct {
-	mu sync.Mutex
-	t  tally
-}
-
-// start runs send on a goroutine counted by wg.
-func (r *runs) start(wg *sync.WaitGroup, send func() (int, error)) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		status, err := send()
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.t.add(status, err)
-	}()
-}
-
-func (r *runs) tally() *tally {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return &r.t
 }
 
 // waitRunning returns once the backend has started every request id.

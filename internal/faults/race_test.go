@@ -65,9 +65,9 @@ func TestIdleCloseRace(t *testing.T) {
 				for i, c := range sides {
 					t.Logf("%s (closes idle after %v) %s %s: %v, %d dials", server, T.Round(time.Millisecond), method, c.name, &tallies[i], c.dials.Load())
 				}
-				ours := tallies[1]
+				ours := &tallies[1]
 				if ours.failed() != 0 {
-					t.Errorf("resilient: %v, want no failure", &ours)
+					t.Errorf("resilient: %v, want no failure", ours)
 				}
 				for n := range len(gaps) + 1 {
 					if got := ledger[fmt.Sprintf("resilient-%d", n)]; got != 1 {

@@ -44,16 +44,10 @@ func warm(t *testing.T, c *client, method, base, prefix string) {
 func burst(ctx context.Context, c *client, method, url, prefix string) *tally {
 	var (
 		wg   sync.WaitGroup
-		mu   sync.Mutex
 		seen tally
 	)
 	for i := range pooled {
-		wg.Go(func() {
-			status, err := c.send(ctx, method, url, fmt.Sprintf("%s-%d", prefix, i))
-			mu.Lock()
-			seen.add(status, err)
-			mu.Unlock()
-		})
+		wg.Go(func() { seen.add(c.send(ctx, method, url, fmt.Sprintf("%s-%d", prefix, i))) })
 	}
 	wg.Wait()
 	return &seen
