@@ -41,13 +41,7 @@ func (t *Transport) learn(key string, observe func()) {
 
 // observeKeepAlive learns from a response's Keep-Alive header values.
 func (t *Transport) observeKeepAlive(key string, values []string) {
-	if !t.tel.learnsLimits() {
-		t.idle.ObserveKeepAlive(key, values)
-		return
-	}
-	before := t.idle.Limit(key)
-	t.idle.ObserveKeepAlive(key, values)
-	t.tel.limitLearned(key, before, t.idle.Limit(key))
+	t.learn(key, func() { t.idle.ObserveKeepAlive(key, values) })
 }
 
 // observeClosedByLimit records that the idle limit closed a connection.
