@@ -39,6 +39,24 @@ func warm(t *testing.T, c *client, method, base, prefix string) {
 	}
 }
 
+// side is one client of a scenario: "bare", or transport.New with opts.
+type side struct {
+	name string
+	opts []transport.Option
+}
+
+// warmSides starts a watched client per side and warms its pool.
+func warmSides(t *testing.T, method, base string, sides ...side) ([]*client, []*watch) {
+	t.Helper()
+	clients := make([]*client, len(sides))
+	watches := make([]*watch, len(sides))
+	for i, s := range sides {
+		clients[i], watches[i] = watched(t, s.name, s.opts...)
+		warm(t, clients[i], method, base, s.name)
+	}
+	return clients, watches
+}
+
 // burst sends pooled requests at once with ctx, ids prefix-0, prefix-1...,
 // and returns what the caller saw.
 func burst(ctx context.Context, c *client, method, url, prefix string) *tally {
@@ -184,16 +202,7 @@ func TestRestartWarmPool(t *testing.T) {
 				t.Parallel()
 				b := testserver.Start(t, server, time.Minute)
 				base := b.URL.String()
-				var sides []*client
-				var watches []*watch
-				for _, s := range []struct {
-					name string
-					opts []transport.Option
-				}{{"bare", nil}, {"resilient", nil}, {"opted-in", []transport.Option{optIn()}}} {
-					c, w := watched(t, s.name, s.opts...)
-					sides, watches = append(sides, c), append(watches, w)
-					warm(t, c, method, base, c.name)
-				}
+				sides, watches := warmSides(t, method, base, side{"bare", nil}, side{"resilient", nil}, side{"opted-in", []transport.Option{optIn()}})
 				optedIn := sides[2]
 
 				b.Restart(t)
@@ -314,16 +323,8 @@ func TestBackendDown(t *testing.T) {
 				// Retries stop below half the tokens: this leaves 40, room
 				// for the 9 retries of each request. The default leaves 5.
 				ample := transport.WithRetryBudget(retry.NewBudget(2*pooled*10, 0))
-				var sides []*client
-				var watches []*watch
-				for _, s := range []struct {
-					name string
-					opts []transport.Option
-				}{{"bare", nil}, {"resilient", []transport.Option{downPolicy(), ample}}, {"default-budget", []transport.Option{downPolicy()}}} {
-					c, w := watched(t, s.name, s.opts...)
-					sides, watches = append(sides, c), append(watches, w)
-					warm(t, c, method, base, c.name)
-				}
+				sides, watches := warmSides(t, method, base,
+					side{"bare", nil}, side{"resilient", []transport.Option{downPolicy(), ample}}, side{"default-budget", []transport.Option{downPolicy()}})
 				ours := sides[1]
 
 				b.Stop(t)
