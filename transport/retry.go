@@ -162,9 +162,9 @@ func (l *loop) attemptRequest() (*http.Request, error) {
 		}
 		r.Body = body
 	case l.body != nil:
-		rd, ok := l.body.reader()
-		if !ok {
-			return nil, retry.ErrBodyNotReplayable
+		rd, err := l.body.getBody()
+		if err != nil {
+			return nil, err
 		}
 		r.Body, r.GetBody = rd, l.body.getBody
 	}
