@@ -1,6 +1,6 @@
 module github.com/resilient-http/resilient
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0
