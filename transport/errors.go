@@ -59,6 +59,17 @@ const (
 	KindRefusedStream = attempt.KindRefusedStream
 	// KindGoAway: an HTTP/2 GOAWAY ended the stream.
 	KindGoAway = attempt.KindGoAway
+	// KindTimeout: a timeout of the base transport fired while the
+	// request's context was still live.
+	KindTimeout = attempt.KindTimeout
+	// KindInvalidRequest: the request can never succeed as written.
+	KindInvalidRequest = attempt.KindInvalidRequest
+	// KindTLSCertificate: the server's certificate failed verification.
+	KindTLSCertificate = attempt.KindTLSCertificate
+	// KindDNSNotFound: DNS says the host does not exist.
+	KindDNSNotFound = attempt.KindDNSNotFound
+	// KindRequestBody: reading the caller's request body failed.
+	KindRequestBody = attempt.KindRequestBody
 )
 
 // Sentinels matched by errors.Is on an *AttemptError's chain.

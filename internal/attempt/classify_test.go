@@ -201,7 +201,7 @@ func TestNames(t *testing.T) {
 	if got := Stage(200).String(); got != "unknown" {
 		t.Errorf("Stage(200).String() = %q, want unknown", got)
 	}
-	for k := KindOther; k <= KindGoAway; k++ {
+	for k := KindOther; k <= KindRequestBody; k++ {
 		if name := k.String(); name == "unknown" || name == "" || strings.ContainsAny(name, " -") {
 			t.Errorf("Kind(%d).String() = %q", k, name)
 		}

@@ -25,6 +25,23 @@ const (
 	KindRefusedStream
 	// KindGoAway is an HTTP/2 GOAWAY that ended the stream.
 	KindGoAway
+	// KindTimeout is a timeout of the base transport (ResponseHeaderTimeout,
+	// TLSHandshakeTimeout, a connection deadline) while the request's
+	// context was still live: the attempt timed out, not the request.
+	KindTimeout
+	// KindInvalidRequest is a request that can never succeed as written:
+	// an unsupported scheme, a missing host, an invalid method, header name
+	// or header value. Repeating it cannot help.
+	KindInvalidRequest
+	// KindTLSCertificate is a failed verification of the server's
+	// certificate. Repeating it cannot help; handshake resets and timeouts
+	// are not this kind.
+	KindTLSCertificate
+	// KindDNSNotFound is a DNS answer that the host does not exist.
+	KindDNSNotFound
+	// KindRequestBody is the caller's request body failing to read: the
+	// caller's failure, not the backend's.
+	KindRequestBody
 )
 
 var kindNames = [...]string{
@@ -37,6 +54,11 @@ var kindNames = [...]string{
 	KindServerClosedIdle: "server_closed_idle",
 	KindRefusedStream:    "refused_stream",
 	KindGoAway:           "goaway",
+	KindTimeout:          "timeout",
+	KindInvalidRequest:   "invalid_request",
+	KindTLSCertificate:   "tls_certificate",
+	KindDNSNotFound:      "dns_not_found",
+	KindRequestBody:      "request_body",
 }
 
 // String returns the kind's snake_case name, suitable as a metric label.
