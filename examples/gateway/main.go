@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/resilient-http/resilient/internal/latency"
 	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
@@ -35,7 +35,7 @@ func main() {
 		idle     = flag.Duration("backend-idle", 2*time.Second, "the backend's keep-alive idle timeout")
 		lanes    = flag.Int("lanes", 4, "clients sending in parallel through each gateway")
 		requests = flag.Int("requests", 6, "POSTs per client")
-		rtt      = flag.Duration("latency", 10*time.Millisecond, "one-way latency between gateway and backend")
+		rtt      = flag.Duration("latency", 20*time.Millisecond, "one-way latency from the backend to the gateway")
 	)
 	flag.Parse()
 	if err := run(*idle, *lanes, *requests, *rtt); err != nil {
@@ -60,19 +60,12 @@ func gatewayTransports() (bare, resilient http.RoundTripper) {
 
 func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
 	ledger := &ledger{seen: make(map[string]int)}
-	backend, err := startBackend(idle, ledger)
+	backend, err := startBackend(idle, oneWay, ledger)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	// The relay gives loopback a real network's latency, so the backend's
-	// FIN takes as long to reach the gateway as it would in production.
-	network, err := latency.Start(backend.Addr().String(), oneWay)
-	if err != nil {
-		return err
-	}
-	defer network.Close()
-	target := &url.URL{Scheme: "http", Host: network.Addr()}
+	target := &url.URL{Scheme: "http", Host: backend.Addr().String()}
 
 	fmt.Printf("backend idle timeout %v, gateway idle timeout 600s, %d clients x %d POSTs spaced %v±30ms\n\n",
 		idle, lanes, requests, idle)
@@ -166,10 +159,15 @@ type server struct {
 
 func (s *server) Addr() net.Addr { return s.ln.Addr() }
 
-func serve(h http.Handler, idle time.Duration) (*server, error) {
+func serve(h http.Handler, idle, oneWay time.Duration) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
+	}
+	if oneWay > 0 {
+		// Loopback delivers a close in microseconds; across a network the
+		// FIN takes as long to reach the gateway as it would in production.
+		ln = lateListener{Listener: ln, delay: oneWay}
 	}
 	s := &server{Server: &http.Server{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go func() { _ = s.Serve(ln) }()
@@ -178,12 +176,12 @@ func serve(h http.Handler, idle time.Duration) (*server, error) {
 
 // startBackend is a Go server that, like many, closes connections idle
 // for longer than idle and says nothing about it in its responses.
-func startBackend(idle time.Duration, l *ledger) (*server, error) {
+func startBackend(idle, oneWay time.Duration, l *ledger) (*server, error) {
 	return serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		l.record(r.Header.Get("X-Request-Id"))
 		_, _ = io.WriteString(w, "created\n")
-	}), idle)
+	}), idle, oneWay)
 }
 
 // startGateway is a reverse proxy to target over rt.
@@ -193,5 +191,74 @@ func startGateway(target *url.URL, rt http.RoundTripper) (*server, error) {
 		Transport: rt,
 		ErrorLog:  log.New(io.Discard, "", 0),
 	}
-	return serve(proxy, 0)
+	return serve(proxy, 0, 0)
+}
+
+// lateListener gives loopback the delay of a real network in the one
+// direction the race needs: what the backend writes, its close included,
+// reaches the client only delay later. The backend's idle clock thus
+// starts while its last response is still on the way, and a request sent
+// just before the close arrives arrives at a backend that no longer reads
+// it, which then resets the connection, as across a network.
+type lateListener struct {
+	net.Listener
+	delay time.Duration
+}
+
+func (l lateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	lc := &lateConn{Conn: c, delay: l.delay, out: make(chan lateWrite, 64)}
+	go lc.deliver()
+	return lc, nil
+}
+
+type lateConn struct {
+	net.Conn
+	delay  time.Duration
+	out    chan lateWrite
+	mu     sync.Mutex
+	closed bool
+}
+
+// lateWrite is bytes to deliver at a time; nil bytes close the connection.
+type lateWrite struct {
+	at   time.Time
+	data []byte
+}
+
+func (c *lateConn) send(data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.closed = data == nil
+	c.out <- lateWrite{at: time.Now().Add(c.delay), data: data}
+	return nil
+}
+
+func (c *lateConn) Write(p []byte) (int, error) {
+	if err := c.send(bytes.Clone(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *lateConn) Close() error {
+	_ = c.send(nil)
+	return nil
+}
+
+func (c *lateConn) deliver() {
+	for w := range c.out {
+		time.Sleep(time.Until(w.at))
+		if w.data == nil {
+			_ = c.Conn.Close()
+			return
+		}
+		_, _ = c.Conn.Write(w.data)
+	}
 }

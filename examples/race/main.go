@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/resilient-http/resilient/internal/latency"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -45,6 +45,9 @@ func run(idle time.Duration, requests int, oneWay time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// Loopback delivers the backend's FIN in microseconds; a real network
+	// takes a while, and that is the window the race lives in.
+	ln = lateListener{Listener: ln, delay: oneWay}
 	backend := &http.Server{
 		IdleTimeout:       idle,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -55,14 +58,7 @@ func run(idle time.Duration, requests int, oneWay time.Duration) error {
 	}
 	go func() { _ = backend.Serve(ln) }()
 	defer backend.Close()
-	// Loopback delivers the backend's FIN in microseconds; a real network
-	// takes a round trip, and that is the window the race lives in.
-	network, err := latency.Start(ln.Addr().String(), oneWay)
-	if err != nil {
-		return err
-	}
-	defer network.Close()
-	url := "http://" + network.Addr() + "/"
+	url := "http://" + ln.Addr().String() + "/"
 
 	fmt.Printf("backend closes connections idle for %v; %d requests spaced %v±30ms; %v one-way latency\n\n",
 		idle, requests, idle, oneWay)
@@ -95,7 +91,7 @@ func run(idle time.Duration, requests int, oneWay time.Duration) error {
 			fmt.Printf("  %3d  %s\n", results[i][class], class)
 		}
 	}
-	limit := resilient.IdleLimit(&neturl.URL{Scheme: "http", Host: network.Addr()})
+	limit := resilient.IdleLimit(&neturl.URL{Scheme: "http", Host: ln.Addr().String()})
 	fmt.Printf("\ntransport.New() learned an idle limit of %v for the backend (source: %s)\n",
 		limit.Timeout.Round(time.Millisecond), limit.Source)
 	return nil
@@ -126,7 +122,10 @@ func send(client *http.Client, url string, requests int, idle time.Duration) map
 
 // classify names an outcome: the status, or the failure's class.
 func classify(resp *http.Response, err error) string {
-	var ae *transport.AttemptError
+	var (
+		ae *transport.AttemptError
+		op *net.OpError
+	)
 	switch {
 	case err == nil:
 		return resp.Status
@@ -136,7 +135,80 @@ func classify(resp *http.Response, err error) string {
 			conn = "reused connection"
 		}
 		return fmt.Sprintf("failed: %s at %s on a %s", ae.Kind, ae.Stage, conn)
+	case errors.Is(err, io.EOF):
+		return "failed: EOF"
+	case errors.As(err, &op):
+		return "failed: " + op.Err.Error() // without the addresses, so that failures group
 	default:
 		return "failed: " + err.Error()
+	}
+}
+
+// lateListener gives loopback the delay of a real network in the one
+// direction the race needs: what the backend writes, its close included,
+// reaches the client only delay later. The backend's idle clock thus
+// starts while its last response is still on the way, and a request sent
+// just before the close arrives arrives at a backend that no longer reads
+// it, which then resets the connection, as across a network.
+type lateListener struct {
+	net.Listener
+	delay time.Duration
+}
+
+func (l lateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	lc := &lateConn{Conn: c, delay: l.delay, out: make(chan lateWrite, 64)}
+	go lc.deliver()
+	return lc, nil
+}
+
+type lateConn struct {
+	net.Conn
+	delay  time.Duration
+	out    chan lateWrite
+	mu     sync.Mutex
+	closed bool
+}
+
+// lateWrite is bytes to deliver at a time; nil bytes close the connection.
+type lateWrite struct {
+	at   time.Time
+	data []byte
+}
+
+func (c *lateConn) send(data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.closed = data == nil
+	c.out <- lateWrite{at: time.Now().Add(c.delay), data: data}
+	return nil
+}
+
+func (c *lateConn) Write(p []byte) (int, error) {
+	if err := c.send(bytes.Clone(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *lateConn) Close() error {
+	_ = c.send(nil)
+	return nil
+}
+
+func (c *lateConn) deliver() {
+	for w := range c.out {
+		time.Sleep(time.Until(w.at))
+		if w.data == nil {
+			_ = c.Conn.Close()
+			return
+		}
+		_, _ = c.Conn.Write(w.data)
 	}
 }
