@@ -1,6 +1,7 @@
 // Package testserver starts real backends on 127.0.0.1 for tests: Go's
-// http.Server, a Node.js http.Server and nginx. Each stops in t.Cleanup.
-// Under CI=true a missing runtime fails the test, otherwise it is skipped.
+// http.Server, a Node.js http.Server, nginx and Apache httpd. Each stops
+// in t.Cleanup. Under CI=true a missing runtime fails the test, otherwise
+// it is skipped.
 //
 // A Backend keeps a ledger of executions per X-Request-Id, and behaves as
 // the query of each request asks, the same way on every server:

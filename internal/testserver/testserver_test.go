@@ -88,3 +88,45 @@ func TestStopStart(t *testing.T) {
 		})
 	}
 }
+
+// TestApacheAdvertisesWhenAsked pins the Apache behaviour the idle
+// tracker depends on: httpd sends Keep-Alive: timeout=N, max=M only to a
+// request that says Connection: keep-alive, and counts max down per
+// connection.
+func TestApacheAdvertisesWhenAsked(t *testing.T) {
+	b := testserver.ApacheBackend(t, 2*time.Second, 5)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	keepAlive := func(ask bool) string {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, b.URL.String()+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ask {
+			req.Header.Set("Connection", "keep-alive")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", b.URL, err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatalf("read body: %v", err)
+		}
+		return resp.Header.Get("Keep-Alive")
+	}
+	if got := keepAlive(false); got != "" {
+		t.Errorf("without Connection: keep-alive, Keep-Alive = %q, want none", got)
+	}
+	// The first request took 1 of the connection's 5.
+	if got, want := keepAlive(true), "timeout=2, max=4"; got != want {
+		t.Errorf("with Connection: keep-alive, Keep-Alive = %q, want %q", got, want)
+	}
+	b.Restart(t)
+	tr.CloseIdleConnections()
+	if got, want := keepAlive(true), "timeout=2, max=5"; got != want {
+		t.Errorf("after a restart, Keep-Alive = %q, want %q", got, want)
+	}
+}
