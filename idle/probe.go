@@ -63,7 +63,7 @@ type Prober struct {
 // ProbeResult is what a probe found. It encodes to JSON; durations are in
 // nanoseconds, as their keys say.
 type ProbeResult struct {
-	// URL is the target probed.
+	// URL is the target probed, its password (if any) redacted.
 	URL string `json:"url"`
 	// Method is the request method sent.
 	Method string `json:"method"`
@@ -163,89 +163,61 @@ func Probe(ctx context.Context, target string) (*ProbeResult, error) {
 // has been read, and with [ErrNoKeepAlive] when the backend closes
 // the connection with the response.
 func (p *Prober) Probe(ctx context.Context, target string) (*ProbeResult, error) {
+	// Results and errors get printed: they show no password.
+	shown := target
+	if u, err := url.Parse(target); err == nil {
+		shown = u.Redacted()
+	}
 	res, err := p.probe(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("idle: probe %s: %w", target, err)
+		return nil, fmt.Errorf("idle: probe %s: %w", shown, err)
 	}
+	res.URL = shown
 	return res, nil
 }
 
 func (p *Prober) probe(ctx context.Context, target string) (*ProbeResult, error) {
-	method := p.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, err
-	}
-	port := u.Port()
-	switch u.Scheme {
-	case "http":
-		port = cmp.Or(port, "80")
-	case "https":
-		port = cmp.Or(port, "443")
-	default:
-		return nil, fmt.Errorf("scheme %q: give an http:// or https:// URL", u.Scheme)
-	}
+	method := cmp.Or(p.Method, http.MethodGet)
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return nil, err
 	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("scheme %q: give an http:// or https:// URL", req.URL.Scheme)
+	}
 	// Apache httpd advertises its timeout only to requests that ask.
 	req.Header.Set("Connection", "keep-alive")
 	req.Header.Set("User-Agent", "resilient-idle-probe")
+	if u := req.URL.User; u != nil {
+		pass, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pass)
+	}
 
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	raw, err := dial(ctx, req.URL)
 	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, err
 	}
 	defer raw.Close()
 	// Every read and write below ends when ctx does: the deadline in the
 	// past makes them return at once.
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	// ctxErr reports err as ctx's end when ctx ended, since the deadline
-	// error it caused says nothing the caller can test.
-	ctxErr := func(what string, err error) error {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, context.Cause(ctx))
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}
-
-	conn := raw
-	if u.Scheme == "https" {
-		cfg := p.TLSConfig.Clone()
-		if cfg == nil {
-			cfg = &tls.Config{}
-		}
-		cfg.NextProtos = []string{"http/1.1"}
-		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
-		}
-		tc := tls.Client(raw, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, ctxErr("tls handshake", err)
-		}
-		if proto := tc.ConnectionState().NegotiatedProtocol; proto != "" && proto != "http/1.1" {
-			return nil, fmt.Errorf("server negotiated %q instead of http/1.1; it cannot be probed over HTTP/1.1", proto)
-		}
-		conn = tc
+	conn, err := p.handshake(ctx, raw, req.URL)
+	if err != nil {
+		return nil, ctxErr(ctx, "tls handshake", err)
 	}
 
 	sent := time.Now()
 	if err := req.Write(conn); err != nil {
-		return nil, ctxErr("write the request", err)
+		return nil, ctxErr(ctx, "write the request", err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := readResponse(br, req)
 	if err != nil {
-		return nil, ctxErr("read the response", err)
+		return nil, ctxErr(ctx, "read the response", err)
 	}
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return nil, ctxErr("read the response body", err)
+		return nil, ctxErr(ctx, "read the response body", err)
 	}
 	_ = resp.Body.Close()
 	idleSince := time.Now()
@@ -253,51 +225,109 @@ func (p *Prober) probe(ctx context.Context, target string) (*ProbeResult, error)
 		return nil, fmt.Errorf("%s; %w", closeReason(resp), ErrNoKeepAlive)
 	}
 
-	res := &ProbeResult{
-		URL:    target,
-		Method: method,
-		Status: resp.StatusCode,
-		Closed: CloseNone,
-	}
+	res := &ProbeResult{Method: method, Status: resp.StatusCode}
 	advertised := false
 	if v := resp.Header.Values("Keep-Alive"); len(v) > 0 {
 		ka := ParseKeepAlive(v)
 		res.Advertised = Advertisement{Header: strings.Join(v, ", "), Timeout: ka.Timeout, MaxRequests: ka.MaxRequests}
 		advertised = ka.Timeout > 0 || advertisesZero(v)
 	}
-
-	// Bytes that came with the response belong to no response; the socket
-	// is read directly from here on, so that its end is timed as it comes.
+	// Bytes that came with the response belong to no response.
 	res.ExtraBytes = br.Buffered()
-	buf := make([]byte, 4096)
-	for {
-		n, err := conn.Read(buf)
-		res.ExtraBytes += n
-		if err == nil {
-			continue
-		}
-		elapsed := time.Since(idleSince)
-		switch {
-		case errors.Is(err, io.EOF):
-			res.Closed, res.Measured = CloseFIN, elapsed
-		case errors.Is(err, syscall.ECONNRESET):
-			res.Closed, res.Measured = CloseReset, elapsed
-		case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
-			res.LongerThan = elapsed
-		default:
-			return nil, fmt.Errorf("wait for the close: %w", err)
-		}
-		break
+	closed, extra, err := waitClose(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("wait for the close: %w", err)
+	}
+	res.Closed, res.ExtraBytes = closed, res.ExtraBytes+extra
+	if elapsed := time.Since(idleSince); closed == CloseNone {
+		res.LongerThan = elapsed
+	} else {
+		res.Measured = elapsed
 	}
 
-	res.Disagree = disagree(res.Advertised.Timeout, advertised, res.Closed != CloseNone, res.Measured, res.LongerThan, idleSince.Sub(sent))
+	res.Disagree = disagree(res.Advertised.Timeout, advertised, closed != CloseNone, res.Measured, res.LongerThan, idleSince.Sub(sent))
 	switch {
-	case res.Closed != CloseNone:
+	case closed != CloseNone:
 		res.Recommendation = recommend("measured", res.Measured)
 	case res.Advertised.Timeout > 0:
 		res.Recommendation = recommend("advertised", res.Advertised.Timeout)
 	}
 	return res, nil
+}
+
+// dial connects to u's host, at the scheme's port unless u names one.
+func dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+	port := u.Port()
+	switch {
+	case port != "":
+	case u.Scheme == "https":
+		port = "443"
+	default:
+		port = "80"
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return c, nil
+}
+
+// handshake returns raw for http, and a TLS client on raw that negotiated
+// HTTP/1.1 for https.
+func (p *Prober) handshake(ctx context.Context, raw net.Conn, u *url.URL) (net.Conn, error) {
+	if u.Scheme != "https" {
+		return raw, nil
+	}
+	cfg := p.TLSConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	tc := tls.Client(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	// A server that ignores ALPN and picks h2 would not understand us.
+	if proto := tc.ConnectionState().NegotiatedProtocol; proto != "" && proto != "http/1.1" {
+		return nil, fmt.Errorf("server negotiated %q instead of http/1.1; it cannot be probed over HTTP/1.1", proto)
+	}
+	return tc, nil
+}
+
+// waitClose reads conn, the socket itself and not a buffer, until the
+// backend closes it or ctx ends (CloseNone), so that the close is timed
+// as it comes. It counts the bytes that arrive meanwhile.
+func waitClose(ctx context.Context, conn net.Conn) (CloseKind, int, error) {
+	buf := make([]byte, 4096)
+	extra := 0
+	for {
+		n, err := conn.Read(buf)
+		extra += n
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return CloseFIN, extra, nil
+		case errors.Is(err, syscall.ECONNRESET):
+			return CloseReset, extra, nil
+		case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
+			return CloseNone, extra, nil
+		default:
+			return "", extra, err
+		}
+	}
+}
+
+// ctxErr reports err as ctx's end when ctx ended, since the deadline
+// error that the end caused says nothing a caller can test.
+func ctxErr(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", what, context.Cause(ctx))
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // closeReason says why resp ends its connection. http.ReadResponse

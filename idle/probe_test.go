@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,45 +126,62 @@ func TestProbeServers(t *testing.T) {
 }
 
 // TestProbeTLS probes a Go server over TLS that also speaks HTTP/2: the
-// probe must get HTTP/1.1 and time the close of the TLS connection.
+// probe must get HTTP/1.1, and time the close of the TLS connection or
+// give up at the context's end.
 func TestProbeTLS(t *testing.T) {
-	cert := testserver.SelfSigned(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name        string
+		idle        time.Duration // the server's; zero: never closes
+		ctxTimeout  time.Duration
+		wantClosed  CloseKind
+		closesAfter time.Duration // with CloseNone, how long the probe waited
+	}{
+		{name: "closes", idle: 300 * time.Millisecond, ctxTimeout: 5 * time.Second, wantClosed: CloseFIN, closesAfter: 300 * time.Millisecond},
+		{name: "never closes", ctxTimeout: 300 * time.Millisecond, wantClosed: CloseNone, closesAfter: 300 * time.Millisecond},
 	}
-	proto := make(chan string, 1)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			proto <- r.Proto
-			_, _ = io.WriteString(w, "ok")
-		}),
-		TLSConfig:   cert.Server.Clone(),
-		IdleTimeout: 300 * time.Millisecond,
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ServeTLS(ln, "", "")
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cert := testserver.SelfSigned(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			proto := make(chan string, 1)
+			srv := &http.Server{
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					proto <- r.Proto
+					_, _ = io.WriteString(w, "ok")
+				}),
+				TLSConfig:   cert.Server.Clone(),
+				IdleTimeout: tt.idle,
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = srv.ServeTLS(ln, "", "")
+			}()
+			t.Cleanup(func() {
+				_ = srv.Close()
+				<-done
+			})
 
-	p := Prober{TLSConfig: &tls.Config{RootCAs: cert.Pool}}
-	res, err := p.Probe(probeCtx(t, 5*time.Second), "https://"+ln.Addr().String()+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := <-proto; got != "HTTP/1.1" {
-		t.Errorf("server saw %s, want HTTP/1.1", got)
-	}
-	if res.Closed != CloseFIN || res.Measured < 300*time.Millisecond-precision || res.Measured > 300*time.Millisecond+precision {
-		t.Errorf("closed (%s) after %v, want fin after 300ms ± %v", res.Closed, res.Measured, precision)
-	}
-	if p.TLSConfig.NextProtos != nil || p.TLSConfig.ServerName != "" {
-		t.Errorf("the caller's tls.Config was changed: %+v", p.TLSConfig)
+			p := Prober{TLSConfig: &tls.Config{RootCAs: cert.Pool}}
+			res, err := p.Probe(probeCtx(t, tt.ctxTimeout), "https://"+ln.Addr().String()+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := <-proto; got != "HTTP/1.1" {
+				t.Errorf("server saw %s, want HTTP/1.1", got)
+			}
+			got := res.Measured + res.LongerThan
+			if res.Closed != tt.wantClosed || got < tt.closesAfter-precision || got > tt.closesAfter+precision {
+				t.Errorf("closed (%s) after %v, longer than %v; want %s after %v ± %v", res.Closed, res.Measured, res.LongerThan, tt.wantClosed, tt.closesAfter, precision)
+			}
+			if p.TLSConfig.NextProtos != nil || p.TLSConfig.ServerName != "" {
+				t.Errorf("the caller's tls.Config was changed: %+v", p.TLSConfig)
+			}
+		})
 	}
 }
 
@@ -453,5 +472,33 @@ func TestProbeResultJSON(t *testing.T) {
 	var back ProbeResult
 	if err := json.Unmarshal(b, &back); err != nil || back != res {
 		t.Errorf("round trip = %+v, %v", back, err)
+	}
+}
+
+// TestProbeRequest checks what the probe sends: the caller's method, over
+// HTTP/1.1, asking for keep-alive, with the URL's credentials.
+func TestProbeRequest(t *testing.T) {
+	type seen struct{ method, proto, connection, user, pass string }
+	got := make(chan seen, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		got <- seen{r.Method, r.Proto, r.Header.Get("Connection"), user, pass}
+	}))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	p := Prober{Method: http.MethodHead}
+	target := strings.Replace(srv.URL, "http://", "http://probe:secret@", 1)
+	res, err := p.Probe(probeCtx(t, 5*time.Second), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := seen{method: "HEAD", proto: "HTTP/1.1", connection: "keep-alive", user: "probe", pass: "secret"}
+	if s := <-got; s != want {
+		t.Errorf("server saw %+v, want %+v", s, want)
+	}
+	if res.Method != http.MethodHead || res.Closed != CloseFIN || strings.Contains(res.URL, "secret") {
+		t.Errorf("result = %+v", res)
 	}
 }
