@@ -324,10 +324,14 @@ func waitClose(ctx context.Context, conn net.Conn) (CloseKind, int, error) {
 // ctxErr reports err as ctx's end when ctx ended, since the deadline
 // error that the end caused says nothing a caller can test.
 func ctxErr(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", what, context.Cause(ctx))
+	switch cause := context.Cause(ctx); {
+	case cause == nil:
+		return fmt.Errorf("%s: %w", what, err)
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w; give the probe more time", what, cause)
+	default:
+		return fmt.Errorf("%s: %w", what, cause)
 	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // closeReason says why resp ends its connection. http.ReadResponse
