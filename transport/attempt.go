@@ -62,6 +62,11 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 	t.tel.inject(ctx, span, r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
+		if a.conn != nil && !a.isHTTP2 {
+			// An h2c connection is known for HTTP/2 only once its preface
+			// went out, which may be after GotConn.
+			a.isHTTP2 = a.conn.isHTTP2()
+		}
 		err = a.fail(err)
 		a.observed(ctx, nil, err)
 		return nil, span, err
@@ -96,8 +101,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	}
 	a.conn = c
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
-	a.gen = c.acquire(a.req.URL, info.Conn)
-	a.isHTTP2 = c.http2
+	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
 }
 
 func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {
@@ -148,6 +152,13 @@ func (a *attemptTrace) fail(err error) error {
 // that the connection's return to the pool is seen, a body that breaks
 // off is classified too, and the span ends with the body.
 func (a *attemptTrace) gotResponse(resp *http.Response) {
+	if resp.ProtoMajor == 2 && !a.isHTTP2 {
+		// Cleartext HTTP/2 negotiates nothing that GotConn could see.
+		a.isHTTP2 = true
+		if a.conn != nil {
+			a.conn.markHTTP2()
+		}
+	}
 	tracked := a.conn != nil && !a.isHTTP2
 	if ka := resp.Header["Keep-Alive"]; tracked && len(ka) > 0 {
 		a.t.observeKeepAlive(a.conn.key, ka)
