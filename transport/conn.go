@@ -36,7 +36,6 @@ type conn struct {
 	http2     bool   // TLS negotiated h2, or the HTTP/2 preface went out (h2c)
 	protoSeen bool
 	gen       uint64 // bumped each time the conn is handed to an attempt
-	requests  int
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
 	timer     *time.Timer
@@ -141,7 +140,6 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 	if c.state == connIdle {
 		c.state = connBusy
 	}
-	c.requests++
 	c.gen++
 	return c.gen, c.http2
 }
@@ -175,11 +173,8 @@ func (c *conn) release(gen uint64) {
 	}
 	c.state = connIdle
 	c.idleSince = time.Now()
-	limit, maxRequests := c.t.idleLimit(c.key)
-	if maxRequests > 0 && c.requests >= maxRequests {
-		c.closeLocked(closedByLimit)
-		return
-	}
+	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
+	limit := c.t.idleLimit(c.key)
 	c.limit = limit
 	if limit <= 0 {
 		return

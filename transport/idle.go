@@ -7,11 +7,10 @@ import (
 	"github.com/resilient-http/resilient/idle"
 )
 
-// idleLimit returns the idle limit and the maximum number of requests for
-// connections to the backend key. Zero means no limit of ours.
-func (t *Transport) idleLimit(key string) (time.Duration, int) {
-	l := t.idle.Limit(key)
-	return l.Timeout, l.MaxRequests
+// idleLimit returns the idle limit for connections to the backend key.
+// Zero means no limit of ours.
+func (t *Transport) idleLimit(key string) time.Duration {
+	return t.idle.Limit(key).Timeout
 }
 
 // observeServerClosedIdle records that the backend closed a pooled
