@@ -94,12 +94,22 @@ func New(opts ...Option) *Transport {
 	return t
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. The response's Request is req,
+// as with net/http, never the copy an attempt sent.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
 	if t.noRetry {
-		return t.roundTripSingle(req)
+		resp, err = t.roundTripSingle(req)
+	} else {
+		resp, err = t.roundTripRetry(req)
 	}
-	return t.roundTripRetry(req)
+	if resp != nil {
+		// The attempt's copy carries our httptrace hooks in its context: a
+		// request built on it would run them again.
+		resp.Request = req
+	}
+	return resp, err
 }
 
 // roundTripSingle runs exactly one attempt.
