@@ -4,6 +4,9 @@ package transport
 
 import (
 	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
@@ -57,7 +60,9 @@ import (
 //
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
-// inspected.
+// inspected; only where the base would speak HTTP/2 over TLS itself (by
+// its Protocols, or net/http's defaults and GODEBUG=http2client when they
+// are nil): New never turns on a protocol the base has off.
 //
 // A Transport is safe for concurrent use and never modifies the request it
 // is given. Create it with New; the zero value is not usable.
@@ -74,8 +79,10 @@ type Transport struct {
 	tel     *telemetry
 }
 
-// New returns a Transport configured by opts. Without options it wraps a
-// clone of http.DefaultTransport.
+// New returns a Transport configured by opts. Without WithBase it wraps a
+// clone of http.DefaultTransport, or, when that was replaced by a
+// RoundTripper that is not an *http.Transport, a transport with the
+// settings net/http's DefaultTransport has by default.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
 	t := &Transport{
@@ -86,9 +93,12 @@ func New(opts ...Option) *Transport {
 		idle:     cfg.idle.newTracker(),
 	}
 	base := cfg.base.Clone()
-	t.installDialers(base)
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
+	// Before the dialers are installed: net/http does not turn HTTP/2 on
+	// by itself for a transport with custom dialers, and ours must not
+	// change what the base would speak.
 	t.http2 = configureHTTP2(base)
+	t.installDialers(base)
 	t.tel = newTelemetry(cfg.telemetry, t.idle)
 	t.base = base
 	return t
@@ -126,17 +136,76 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 // configureHTTP2 hands the base transport's HTTP/2 over TLS to x/net/http2
-// when the base would use HTTP/2 at all. It returns nil when it does not,
-// or when the caller had already configured HTTP/2 themselves.
+// when the base would speak HTTP/2 over TLS itself. It returns nil when it
+// would not, or when the caller had already configured HTTP/2 themselves.
 func configureHTTP2(base *http.Transport) *http2.Transport {
-	if !base.ForceAttemptHTTP2 || base.TLSNextProto != nil {
+	if base.TLSNextProto != nil || !speaksHTTP2(base) {
 		return nil
 	}
 	h2, err := http2.ConfigureTransports(base)
 	if err != nil {
 		return nil
 	}
+	if base.Protocols != nil && !base.Protocols.HTTP1() {
+		// x/net offers http/1.1 in ALPN, which net/http would not offer
+		// with HTTP/1 off. A new slice: the clone's NextProtos may share
+		// the caller's array.
+		var protos []string
+		for _, p := range base.TLSClientConfig.NextProtos {
+			if p != "http/1.1" {
+				protos = append(protos, p)
+			}
+		}
+		base.TLSClientConfig.NextProtos = protos
+	}
 	return h2
+}
+
+// speaksHTTP2 reports whether net/http would speak HTTP/2 over TLS on base,
+// whose TLSNextProto is nil, by the rules of http.Transport: never under
+// GODEBUG=http2client=0; as Protocols says when it is set; otherwise
+// unless a custom TLS config or dialer is set without ForceAttemptHTTP2.
+func speaksHTTP2(base *http.Transport) bool {
+	switch {
+	case http2ClientOff():
+		return false
+	case base.Protocols != nil:
+		return base.Protocols.HTTP2()
+	case base.ForceAttemptHTTP2:
+		return true
+	}
+	return base.TLSClientConfig == nil && base.Dial == nil && base.DialContext == nil &&
+		base.DialTLS == nil && base.DialTLSContext == nil
+}
+
+// http2ClientOff reports whether the GODEBUG setting http2client=0 is in
+// effect: in the GODEBUG environment variable, or else in the defaults the
+// main module was built with (its go.mod godebug lines and //go:debug
+// directives). As in the runtime, the last setting of a key wins.
+func http2ClientOff() bool {
+	value := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "DefaultGODEBUG" {
+				value, _ = godebugValue(s.Value, "http2client")
+			}
+		}
+	}
+	if v, ok := godebugValue(os.Getenv("GODEBUG"), "http2client"); ok {
+		value = v
+	}
+	return value == "0"
+}
+
+// godebugValue returns the last value of key in a GODEBUG list
+// ("k1=v1,k2=v2"), and whether the key is there.
+func godebugValue(list, key string) (value string, ok bool) {
+	for kv := range strings.SplitSeq(list, ",") {
+		if k, v, found := strings.Cut(strings.TrimSpace(kv), "="); found && k == key {
+			value, ok = v, true
+		}
+	}
+	return value, ok
 }
 
 // healthCheckHTTP2 turns on HTTP/2 pings: Keep-Alive does not exist in
