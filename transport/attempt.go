@@ -102,6 +102,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	a.conn = c
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
 	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
+	a.t.tel.gotConn(a.span, c.key)
 }
 
 func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {

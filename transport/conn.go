@@ -25,14 +25,15 @@ const (
 // backend does and a close by the backend can be recognised as one.
 type conn struct {
 	net.Conn
-	t *Transport
+	t    *Transport
+	addr string // the address the base transport dialed
 
 	written atomic.Int64
 	read    atomic.Int64
 
 	mu        sync.Mutex
 	state     connState
-	key       string // backend key, set when an attempt first gets the conn
+	key       string // the peer's backend key (see peerKey), set when an attempt first gets the conn
 	http2     bool   // TLS negotiated h2, or the HTTP/2 preface went out (h2c)
 	protoSeen bool
 	gen       uint64 // bumped each time the conn is handed to an attempt
@@ -53,8 +54,8 @@ const (
 	closedByPeer              // the backend closed it
 )
 
-func newConn(c net.Conn, t *Transport) *conn {
-	return &conn{Conn: c, t: t}
+func newConn(c net.Conn, t *Transport, addr string) *conn {
+	return &conn{Conn: c, t: t, addr: addr}
 }
 
 // Read counts response bytes and recognises a close by the backend while
@@ -134,7 +135,7 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 	if !c.protoSeen {
 		c.protoSeen = true
 		c.http2 = c.http2 || negotiatedHTTP2(reported)
-		c.key = backendKey(u)
+		c.key = c.t.peerKey(c.addr, u)
 	}
 	c.stopTimerLocked()
 	if c.state == connIdle {

@@ -70,7 +70,8 @@ type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
-	traceKey any // httptrace's context key, see traceContext
+	traceKey any     // httptrace's context key, see traceContext
+	proxies  proxies // the HTTP proxies the base sends through, see peerKey
 
 	retry   retry.Policy // normalized; unused when noRetry
 	noRetry bool
@@ -99,6 +100,7 @@ func New(opts ...Option) *Transport {
 	// change what the base would speak.
 	t.http2 = configureHTTP2(base)
 	t.installDialers(base)
+	t.proxies.watch(base)
 	t.tel = newTelemetry(cfg.telemetry, t.idle)
 	t.base = base
 	return t
