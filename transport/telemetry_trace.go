@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/resilient-http/resilient/internal/attempt"
 	"go.opentelemetry.io/otel/attribute"
@@ -44,6 +45,16 @@ func (tm *telemetry) gotConn(span trace.Span, key string) {
 	if lim := tm.tracker.Limit(key); lim.Timeout > 0 {
 		span.SetAttributes(attrIdleLimit.Float64(lim.Timeout.Seconds()), attrIdleSource.String(lim.Source.String()))
 	}
+}
+
+// baseResent records on the span that the base transport sent the request
+// again on another connection within the attempt, and whether the
+// connection it left had been reused, and after how long idle.
+func (tm *telemetry) baseResent(span trace.Span, reused bool, idleFor time.Duration) {
+	if span == nil || !span.IsRecording() {
+		return
+	}
+	span.AddEvent("resilient.base_resend", trace.WithAttributes(attrReused.Bool(reused), attrIdleTime.Float64(idleFor.Seconds())))
 }
 
 // fullURL is url.full without credentials, which must never be recorded.
