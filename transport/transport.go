@@ -49,9 +49,10 @@ import (
 // span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
 // semantic conventions, with the attempt's trace context injected into a
 // copy of the request's headers. The span also says whether the connection
-// was reused and how long it had been idle, how far a failed attempt got,
-// what the retry loop decided and why, and the backend's idle limit and its
-// source. Metrics count attempt durations, failures by stage, retries by
+// was reused and how long it had been idle, whether the base transport
+// resent the request on another connection within the attempt, how far a
+// failed attempt got, what the retry loop decided and why, and the
+// backend's idle limit and its source. Metrics count attempt durations, failures by stage, retries by
 // reason, denied retries, connections closed by the idle limit or by the
 // server, and each backend's idle limit. The providers are the global ones
 // unless WithTracerProvider or WithMeterProvider say otherwise; while they
