@@ -52,12 +52,12 @@ import (
 // was reused and how long it had been idle, whether the base transport
 // resent the request on another connection within the attempt, how far a
 // failed attempt got, what the retry loop decided and why, and the
-// backend's idle limit and its source. Metrics count attempt durations, failures by stage, retries by
-// reason, denied retries, connections closed by the idle limit or by the
-// server, and each backend's idle limit. The providers are the global ones
-// unless WithTracerProvider or WithMeterProvider say otherwise; while they
-// are no-ops, telemetry costs nothing. WithLogger logs retry decisions and
-// learned idle limits.
+// backend's idle limit and its source. Metrics count attempt durations,
+// failures by stage, retries by reason, denied retries, connections closed
+// by the idle limit or by the server, and each backend's idle limit. The
+// providers are the global ones unless WithTracerProvider or
+// WithMeterProvider say otherwise; while they are no-ops, telemetry costs
+// nothing. WithLogger logs retry decisions and learned idle limits.
 //
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
