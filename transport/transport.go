@@ -94,12 +94,13 @@ func New(opts ...Option) *Transport {
 		budget:   cfg.budget,
 		idle:     cfg.idle.newTracker(),
 	}
+	// Decided on the caller's base as it is: Clone sets up net/http's own
+	// HTTP/2 on it first, which leaves a TLS config on the clone, and our
+	// dialers come after, both of which would keep net/http on HTTP/1.
+	h2 := speaksHTTP2(cfg.base)
 	base := cfg.base.Clone()
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
-	// Before the dialers are installed: net/http does not turn HTTP/2 on
-	// by itself for a transport with custom dialers, and ours must not
-	// change what the base would speak.
-	t.http2 = configureHTTP2(base)
+	t.http2 = configureHTTP2(base, h2)
 	t.installDialers(base)
 	t.proxies.watch(base)
 	t.tel = newTelemetry(cfg.telemetry, t.idle)
@@ -138,11 +139,12 @@ func (t *Transport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
-// configureHTTP2 hands the base transport's HTTP/2 over TLS to x/net/http2
-// when the base would speak HTTP/2 over TLS itself. It returns nil when it
-// would not, or when the caller had already configured HTTP/2 themselves.
-func configureHTTP2(base *http.Transport) *http2.Transport {
-	if base.TLSNextProto != nil || !speaksHTTP2(base) {
+// configureHTTP2 hands the HTTP/2 over TLS of base, our clone, to
+// x/net/http2 when the caller's base speaks HTTP/2 over TLS (speaks, see
+// speaksHTTP2). It returns nil when it does not, or when the caller had
+// already configured HTTP/2 themselves.
+func configureHTTP2(base *http.Transport, speaks bool) *http2.Transport {
+	if !speaks || base.TLSNextProto != nil {
 		return nil
 	}
 	h2, err := http2.ConfigureTransports(base)
@@ -164,16 +166,19 @@ func configureHTTP2(base *http.Transport) *http2.Transport {
 	return h2
 }
 
-// speaksHTTP2 reports whether net/http would speak HTTP/2 over TLS on base,
-// whose TLSNextProto is nil, by the rules of http.Transport: never under
-// GODEBUG=http2client=0; as Protocols says when it is set; otherwise
-// unless a custom TLS config or dialer is set without ForceAttemptHTTP2.
+// speaksHTTP2 reports whether net/http speaks HTTP/2 over TLS on base, by
+// the rules of http.Transport: never under GODEBUG=http2client=0; as
+// Protocols says when it is set; with TLSNextProto set, when it has "h2";
+// otherwise unless a custom TLS config or dialer is set without
+// ForceAttemptHTTP2.
 func speaksHTTP2(base *http.Transport) bool {
 	switch {
 	case http2ClientOff():
 		return false
 	case base.Protocols != nil:
 		return base.Protocols.HTTP2()
+	case base.TLSNextProto != nil:
+		return base.TLSNextProto["h2"] != nil
 	case base.ForceAttemptHTTP2:
 		return true
 	}
