@@ -14,9 +14,14 @@ const (
 )
 
 // Limit is the effective idle limit of a backend. A zero Timeout means no
-// limit is known; a zero MaxRequests means no request cap.
+// limit is known.
 type Limit struct {
-	Timeout     time.Duration
+	Timeout time.Duration
+	// MaxRequests is the max=N the backend last advertised in Keep-Alive,
+	// zero if none. It is information only: no connection is closed to
+	// enforce it, since net/http may be handing the connection to a
+	// waiting request at that moment, and servers that count requests
+	// send Connection: close with the last one, which net/http honours.
 	MaxRequests int
 	Source      Source
 }

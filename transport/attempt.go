@@ -62,6 +62,11 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 	t.tel.inject(ctx, span, r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
+		if a.conn != nil && !a.isHTTP2 {
+			// An h2c connection is known for HTTP/2 only once its preface
+			// went out, which may be after GotConn.
+			a.isHTTP2 = a.conn.isHTTP2()
+		}
 		err = a.fail(err)
 		a.observed(ctx, nil, err)
 		return nil, span, err
@@ -85,19 +90,41 @@ func (a *attemptTrace) observed(ctx context.Context, resp *http.Response, err er
 }
 
 func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
+	if a.gotConn {
+		a.baseResent()
+	}
 	c := trackedConn(info.Conn)
 	a.gotConn = true
 	a.reused = info.Reused
 	a.idleFor = info.IdleTime
+	a.conn = c
 	if c == nil {
 		// Dialed by something we could not wrap (a proxy's CONNECT tunnel
 		// reports the same conn): nothing to count.
 		return
 	}
-	a.conn = c
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
-	a.gen = c.acquire(a.req.URL, info.Conn)
-	a.isHTTP2 = c.http2
+	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
+	a.t.tel.gotConn(a.span, c.key)
+}
+
+// baseResent runs when the base transport gets a second connection within
+// the attempt: the first one failed and the request is being sent again,
+// as net/http does for a replayable request on a reused connection, and
+// x/net/http2 for a stream the server refused. The attempt's progress
+// starts over on the new connection; the first one's failure is recorded,
+// and learned from like any other: a reused HTTP/1 connection that failed
+// before any response byte was most likely closed by the backend while
+// idle.
+func (a *attemptTrace) baseResent() {
+	a.t.tel.baseResent(a.span, a.reused, a.idleFor)
+	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
+		a.t.observeStale(c.key, a.idleFor)
+	}
+	// net/http waits for the failed connection's writer before resending,
+	// so no late WroteRequest of the first connection can follow.
+	a.wroteReq.Store(false)
+	a.isHTTP2 = false
 }
 
 func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {
@@ -148,6 +175,13 @@ func (a *attemptTrace) fail(err error) error {
 // that the connection's return to the pool is seen, a body that breaks
 // off is classified too, and the span ends with the body.
 func (a *attemptTrace) gotResponse(resp *http.Response) {
+	if resp.ProtoMajor == 2 && !a.isHTTP2 {
+		// Cleartext HTTP/2 negotiates nothing that GotConn could see.
+		a.isHTTP2 = true
+		if a.conn != nil {
+			a.conn.markHTTP2()
+		}
+	}
 	tracked := a.conn != nil && !a.isHTTP2
 	if ka := resp.Header["Keep-Alive"]; tracked && len(ka) > 0 {
 		a.t.observeKeepAlive(a.conn.key, ka)

@@ -25,18 +25,18 @@ const (
 // backend does and a close by the backend can be recognised as one.
 type conn struct {
 	net.Conn
-	t *Transport
+	t    *Transport
+	addr string // the address the base transport dialed
 
 	written atomic.Int64
 	read    atomic.Int64
 
 	mu        sync.Mutex
 	state     connState
-	key       string // backend key, set when an attempt first gets the conn
-	http2     bool
+	key       string // the peer's backend key (see peerKey), set when an attempt first gets the conn
+	http2     bool   // TLS negotiated h2, or the HTTP/2 preface went out (h2c)
 	protoSeen bool
 	gen       uint64 // bumped each time the conn is handed to an attempt
-	requests  int
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
 	timer     *time.Timer
@@ -54,8 +54,8 @@ const (
 	closedByPeer              // the backend closed it
 )
 
-func newConn(c net.Conn, t *Transport) *conn {
-	return &conn{Conn: c, t: t}
+func newConn(c net.Conn, t *Transport, addr string) *conn {
+	return &conn{Conn: c, t: t, addr: addr}
 }
 
 // Read counts response bytes and recognises a close by the backend while
@@ -71,7 +71,15 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 // Write counts request bytes; a byte counted here has left this process.
+// It also recognises cleartext HTTP/2 (h2c): nothing marks such a
+// connection but the client connection preface it starts with, and HTTP/2
+// connections carry requests concurrently, so they must never get an idle
+// limit. On a TLS connection the first bytes are a handshake, never the
+// preface.
 func (c *conn) Write(p []byte) (int, error) {
+	if c.written.Load() == 0 && len(p) >= len(http2Preface) && string(p[:len(http2Preface)]) == http2Preface {
+		c.markHTTP2()
+	}
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
 	return n, err
@@ -114,24 +122,44 @@ func (c *conn) peerError() error {
 	return c.peerErr
 }
 
+// http2Preface is the HTTP/2 client connection preface (RFC 9113, 3.4).
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
 // acquire marks the connection busy for an attempt and returns the
-// generation that the attempt must present to release it.
-// reported is what httptrace reported for it (c or a *tls.Conn around c).
-func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64) {
+// generation that the attempt must present to release it, and whether the
+// connection is known to speak HTTP/2. reported is what httptrace reported
+// for it (c or a *tls.Conn around c).
+func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.protoSeen {
 		c.protoSeen = true
-		c.http2 = negotiatedHTTP2(reported)
-		c.key = backendKey(u)
+		c.http2 = c.http2 || negotiatedHTTP2(reported)
+		c.key = c.t.peerKey(c.addr, u)
 	}
 	c.stopTimerLocked()
 	if c.state == connIdle {
 		c.state = connBusy
 	}
-	c.requests++
 	c.gen++
-	return c.gen
+	return c.gen, c.http2
+}
+
+// markHTTP2 records that the connection speaks HTTP/2, learned after it
+// was handed out: from the preface it sent, or from a response. An HTTP/2
+// connection is never idle in our sense, so no limit is armed on it.
+func (c *conn) markHTTP2() {
+	c.mu.Lock()
+	c.http2 = true
+	c.stopTimerLocked()
+	c.mu.Unlock()
+}
+
+// isHTTP2 reports whether the connection is known to speak HTTP/2.
+func (c *conn) isHTTP2() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.http2
 }
 
 // release puts the connection back to idle after the attempt of generation
@@ -146,11 +174,8 @@ func (c *conn) release(gen uint64) {
 	}
 	c.state = connIdle
 	c.idleSince = time.Now()
-	limit, maxRequests := c.t.idleLimit(c.key)
-	if maxRequests > 0 && c.requests >= maxRequests {
-		c.closeLocked(closedByLimit)
-		return
-	}
+	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
+	limit := c.t.idleLimit(c.key)
 	c.limit = limit
 	if limit <= 0 {
 		return

@@ -45,6 +45,6 @@ func (t *Transport) tracking(dial dialFunc) dialFunc {
 		if err != nil {
 			return nil, err
 		}
-		return newConn(c, t), nil
+		return newConn(c, t, addr), nil
 	}
 }

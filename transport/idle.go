@@ -7,11 +7,10 @@ import (
 	"github.com/resilient-http/resilient/idle"
 )
 
-// idleLimit returns the idle limit and the maximum number of requests for
-// connections to the backend key. Zero means no limit of ours.
-func (t *Transport) idleLimit(key string) (time.Duration, int) {
-	l := t.idle.Limit(key)
-	return l.Timeout, l.MaxRequests
+// idleLimit returns the idle limit for connections to the backend key.
+// Zero means no limit of ours.
+func (t *Transport) idleLimit(key string) time.Duration {
+	return t.idle.Limit(key).Timeout
 }
 
 // observeServerClosedIdle records that the backend closed a pooled
@@ -48,7 +47,10 @@ func (t *Transport) observeKeepAlive(key string, values []string) {
 func (t *Transport) observeClosedByLimit(key string) { t.tel.connClosed(key, true) }
 
 // IdleLimit returns the effective idle limit for the backend u points at,
-// and where it came from.
+// and where it came from. Limits belong to the peer a connection leads to:
+// plain-http requests sent through an HTTP proxy ride connections to the
+// proxy, whose limit is the proxy URL's; https requests through a proxy
+// ride tunnels to their target.
 func (t *Transport) IdleLimit(u *url.URL) idle.Limit {
 	return t.idle.Limit(idle.Key(u))
 }

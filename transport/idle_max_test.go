@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-// A backend that advertises max=2 gets a new connection every two requests.
-func TestIdleMaxRequestsStopsReuse(t *testing.T) {
+// Keep-Alive max=N is information only: a backend that advertises max=2
+// but keeps its connections open has them reused, since closing one
+// ourselves would race net/http handing it to the next request.
+func TestIdleMaxRequestsIsInformation(t *testing.T) {
 	u := goServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Keep-Alive", "timeout=60, max=2")
 	})
@@ -24,8 +26,8 @@ func TestIdleMaxRequestsStopsReuse(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	if got, want := dials.Load(), int32(requests/2); got != want {
-		t.Fatalf("dials = %d, want %d (max=2 per connection)", got, want)
+	if got := dials.Load(); got != 1 {
+		t.Fatalf("dials = %d, want 1: the connection stays open, so it is reused", got)
 	}
 	if l := rt.IdleLimit(u); l.MaxRequests != 2 {
 		t.Fatalf("MaxRequests = %d, want 2", l.MaxRequests)

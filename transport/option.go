@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net"
 	"net/http"
 	"time"
 
@@ -39,7 +40,7 @@ func newConfig(opts []Option) *config {
 		}
 	}
 	if c.base == nil {
-		c.base = http.DefaultTransport.(*http.Transport)
+		c.base = defaultBase()
 	}
 	if c.budget == nil {
 		c.budget = retry.NewBudget(0, 0)
@@ -50,7 +51,26 @@ func newConfig(opts []Option) *config {
 // WithBase sets the http.Transport that carries the requests. New uses a
 // clone of it (see http.Transport.Clone), so the caller's value is never
 // modified and changes made to it after New have no effect. A nil base
-// means http.DefaultTransport.
+// means the default of New.
 func WithBase(base *http.Transport) Option {
 	return optionFunc(func(c *config) { c.base = base })
+}
+
+// defaultBase returns http.DefaultTransport when it is an *http.Transport.
+// A program may have replaced it with another RoundTripper, which cannot
+// be cloned: then a transport with net/http's default settings is used.
+// New clones what it returns.
+func defaultBase() *http.Transport {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return t
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+	}
 }

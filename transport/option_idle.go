@@ -25,7 +25,9 @@ func WithBackendIdleTimeout(d time.Duration) Option {
 }
 
 // WithHostIdleTimeout sets the idle timeout of one backend, given as a URL
-// ("http://api:8080") or a host[:port] served over http.
+// ("http://api:8080") or a host[:port] served over http. For plain-http
+// requests through an HTTP proxy, the backend is the proxy (see
+// [Transport.IdleLimit]).
 func WithHostIdleTimeout(host string, d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		u, err := url.Parse(host)

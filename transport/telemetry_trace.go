@@ -3,8 +3,8 @@ package transport
 import (
 	"context"
 	"net/http"
+	"time"
 
-	"github.com/resilient-http/resilient/idle"
 	"github.com/resilient-http/resilient/internal/attempt"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -32,13 +32,29 @@ func (tm *telemetry) startAttempt(req *http.Request, n int) (context.Context, tr
 	if m == "_OTHER" {
 		name = "HTTP"
 	}
-	ctx, span := tm.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	// The limit the attempt's connection was kept under, before the
-	// attempt teaches a new one.
-	if lim := tm.tracker.Limit(idle.Key(req.URL)); lim.Timeout > 0 && span.IsRecording() {
+	return tm.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// gotConn records on the span the idle limit of the backend key that the
+// attempt's connection leads to, the limit it was kept under, before the
+// attempt teaches a new one.
+func (tm *telemetry) gotConn(span trace.Span, key string) {
+	if span == nil || !span.IsRecording() {
+		return
+	}
+	if lim := tm.tracker.Limit(key); lim.Timeout > 0 {
 		span.SetAttributes(attrIdleLimit.Float64(lim.Timeout.Seconds()), attrIdleSource.String(lim.Source.String()))
 	}
-	return ctx, span
+}
+
+// baseResent records on the span that the base transport sent the request
+// again on another connection within the attempt, and whether the
+// connection it left had been reused, and after how long idle.
+func (tm *telemetry) baseResent(span trace.Span, reused bool, idleFor time.Duration) {
+	if span == nil || !span.IsRecording() {
+		return
+	}
+	span.AddEvent("resilient.base_resend", trace.WithAttributes(attrReused.Bool(reused), attrIdleTime.Float64(idleFor.Seconds())))
 }
 
 // fullURL is url.full without credentials, which must never be recorded.

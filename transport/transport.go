@@ -4,6 +4,9 @@ package transport
 
 import (
 	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
@@ -46,18 +49,21 @@ import (
 // span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
 // semantic conventions, with the attempt's trace context injected into a
 // copy of the request's headers. The span also says whether the connection
-// was reused and how long it had been idle, how far a failed attempt got,
-// what the retry loop decided and why, and the backend's idle limit and its
-// source. Metrics count attempt durations, failures by stage, retries by
-// reason, denied retries, connections closed by the idle limit or by the
-// server, and each backend's idle limit. The providers are the global ones
-// unless WithTracerProvider or WithMeterProvider say otherwise; while they
-// are no-ops, telemetry costs nothing. WithLogger logs retry decisions and
-// learned idle limits.
+// was reused and how long it had been idle, whether the base transport
+// resent the request on another connection within the attempt, how far a
+// failed attempt got, what the retry loop decided and why, and the
+// backend's idle limit and its source. Metrics count attempt durations,
+// failures by stage, retries by reason, denied retries, connections closed
+// by the idle limit or by the server, and each backend's idle limit. The
+// providers are the global ones unless WithTracerProvider or
+// WithMeterProvider say otherwise; while they are no-ops, telemetry costs
+// nothing. WithLogger logs retry decisions and learned idle limits.
 //
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
-// inspected.
+// inspected; only where the base would speak HTTP/2 over TLS itself (by
+// its Protocols, or net/http's defaults and GODEBUG=http2client when they
+// are nil): New never turns on a protocol the base has off.
 //
 // A Transport is safe for concurrent use and never modifies the request it
 // is given. Create it with New; the zero value is not usable.
@@ -65,7 +71,8 @@ type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
-	traceKey any // httptrace's context key, see traceContext
+	traceKey any     // httptrace's context key, see traceContext
+	proxies  proxies // the HTTP proxies the base sends through, see peerKey
 
 	retry   retry.Policy // normalized; unused when noRetry
 	noRetry bool
@@ -74,8 +81,10 @@ type Transport struct {
 	tel     *telemetry
 }
 
-// New returns a Transport configured by opts. Without options it wraps a
-// clone of http.DefaultTransport.
+// New returns a Transport configured by opts. Without WithBase it wraps a
+// clone of http.DefaultTransport, or, when that was replaced by a
+// RoundTripper that is not an *http.Transport, a transport with the
+// settings net/http's DefaultTransport has by default.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
 	t := &Transport{
@@ -85,21 +94,36 @@ func New(opts ...Option) *Transport {
 		budget:   cfg.budget,
 		idle:     cfg.idle.newTracker(),
 	}
+	// Decided on the caller's base as it is: Clone sets up net/http's own
+	// HTTP/2 on it first, which leaves a TLS config on the clone, and our
+	// dialers come after, both of which would keep net/http on HTTP/1.
+	h2 := speaksHTTP2(cfg.base)
 	base := cfg.base.Clone()
-	t.installDialers(base)
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
-	t.http2 = configureHTTP2(base)
+	t.http2 = configureHTTP2(base, h2)
+	t.installDialers(base)
+	t.proxies.watch(base)
 	t.tel = newTelemetry(cfg.telemetry, t.idle)
 	t.base = base
 	return t
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. The response's Request is req,
+// as with net/http, never the copy an attempt sent.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
 	if t.noRetry {
-		return t.roundTripSingle(req)
+		resp, err = t.roundTripSingle(req)
+	} else {
+		resp, err = t.roundTripRetry(req)
 	}
-	return t.roundTripRetry(req)
+	if resp != nil {
+		// The attempt's copy carries our httptrace hooks in its context: a
+		// request built on it would run them again.
+		resp.Request = req
+	}
+	return resp, err
 }
 
 // roundTripSingle runs exactly one attempt.
@@ -115,18 +139,81 @@ func (t *Transport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
-// configureHTTP2 hands the base transport's HTTP/2 over TLS to x/net/http2
-// when the base would use HTTP/2 at all. It returns nil when it does not,
-// or when the caller had already configured HTTP/2 themselves.
-func configureHTTP2(base *http.Transport) *http2.Transport {
-	if !base.ForceAttemptHTTP2 || base.TLSNextProto != nil {
+// configureHTTP2 hands the HTTP/2 over TLS of base, our clone, to
+// x/net/http2 when the caller's base speaks HTTP/2 over TLS (speaks, see
+// speaksHTTP2). It returns nil when it does not, or when the caller had
+// already configured HTTP/2 themselves.
+func configureHTTP2(base *http.Transport, speaks bool) *http2.Transport {
+	if !speaks || base.TLSNextProto != nil {
 		return nil
 	}
 	h2, err := http2.ConfigureTransports(base)
 	if err != nil {
 		return nil
 	}
+	if base.Protocols != nil && !base.Protocols.HTTP1() {
+		// x/net offers http/1.1 in ALPN, which net/http would not offer
+		// with HTTP/1 off. A new slice: the clone's NextProtos may share
+		// the caller's array.
+		var protos []string
+		for _, p := range base.TLSClientConfig.NextProtos {
+			if p != "http/1.1" {
+				protos = append(protos, p)
+			}
+		}
+		base.TLSClientConfig.NextProtos = protos
+	}
 	return h2
+}
+
+// speaksHTTP2 reports whether net/http speaks HTTP/2 over TLS on base, by
+// the rules of http.Transport: never under GODEBUG=http2client=0; as
+// Protocols says when it is set; with TLSNextProto set, when it has "h2";
+// otherwise unless a custom TLS config or dialer is set without
+// ForceAttemptHTTP2.
+func speaksHTTP2(base *http.Transport) bool {
+	switch {
+	case http2ClientOff():
+		return false
+	case base.Protocols != nil:
+		return base.Protocols.HTTP2()
+	case base.TLSNextProto != nil:
+		return base.TLSNextProto["h2"] != nil
+	case base.ForceAttemptHTTP2:
+		return true
+	}
+	return base.TLSClientConfig == nil && base.Dial == nil && base.DialContext == nil &&
+		base.DialTLS == nil && base.DialTLSContext == nil
+}
+
+// http2ClientOff reports whether the GODEBUG setting http2client=0 is in
+// effect: in the GODEBUG environment variable, or else in the defaults the
+// main module was built with (its go.mod godebug lines and //go:debug
+// directives). As in the runtime, the last setting of a key wins.
+func http2ClientOff() bool {
+	value := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "DefaultGODEBUG" {
+				value, _ = godebugValue(s.Value, "http2client")
+			}
+		}
+	}
+	if v, ok := godebugValue(os.Getenv("GODEBUG"), "http2client"); ok {
+		value = v
+	}
+	return value == "0"
+}
+
+// godebugValue returns the last value of key in a GODEBUG list
+// ("k1=v1,k2=v2"), and whether the key is there.
+func godebugValue(list, key string) (value string, ok bool) {
+	for kv := range strings.SplitSeq(list, ",") {
+		if k, v, found := strings.Cut(strings.TrimSpace(kv), "="); found && k == key {
+			value, ok = v, true
+		}
+	}
+	return value, ok
 }
 
 // healthCheckHTTP2 turns on HTTP/2 pings: Keep-Alive does not exist in
