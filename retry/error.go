@@ -28,7 +28,7 @@ var (
 	// live rather than wait for nothing. Raise the deadline, or lower the
 	// backoff (Policy.BackOff) or the Retry-After it may honour
 	// (Policy.MaxRetryAfter).
-	ErrDeadlineTooNear = errors.New("retry: next attempt would start past the context deadline; raise the deadline or lower the backoff")
+	ErrDeadlineTooNear = errors.New("retry: the next attempt would start past the context deadline (raise the deadline or lower the backoff)")
 )
 
 // Error is the final error of a request whose last attempt failed. It wraps
