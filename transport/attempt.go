@@ -137,7 +137,7 @@ func (a *attemptTrace) fail(err error) error {
 		}
 	}
 	e := attempt.Classify(err, a.progress())
-	blameBody(e, a.sent) // first: the caller's broken body teaches nothing about the backend
+	e = blameBody(e, a.sent) // first: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&

@@ -3,11 +3,14 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/resilient-http/resilient/internal/attempt"
 )
 
 // countingSource is a request body's source that counts its reads.
@@ -129,5 +132,39 @@ func TestSentBodyKeepsTheFirstError(t *testing.T) {
 	_, _ = s.Read(make([]byte, 1))
 	if s.readErr() != first {
 		t.Fatalf("readErr() = %v, want the first error", s.readErr())
+	}
+}
+
+// TestBlameBody: an attempt is the caller's failure only when it carries
+// the very error the body returned, and an error the body returned is
+// never changed.
+func TestBlameBody(t *testing.T) {
+	bodyErr := errors.New("client went away")
+	other := &attempt.Error{Stage: attempt.StageHeadersReceived, Kind: attempt.KindReset, Err: errors.New("reset")}
+	failed := func(err error) bodyWatch { return &sentBody{err: err} }
+	tests := []struct {
+		name   string
+		e      *attempt.Error
+		body   bodyWatch
+		caller bool
+	}{
+		{name: "no body", e: &attempt.Error{Kind: attempt.KindEOF, Err: bodyErr}, body: nil},
+		{name: "body did not fail", e: &attempt.Error{Kind: attempt.KindEOF, Err: io.ErrUnexpectedEOF}, body: failed(nil)},
+		{name: "the body's error", e: &attempt.Error{Kind: attempt.KindOther, Err: bodyErr}, body: failed(bodyErr), caller: true},
+		{name: "the body's error wrapped", e: &attempt.Error{Kind: attempt.KindOther, Err: fmt.Errorf("write: %w", bodyErr)}, body: failed(bodyErr), caller: true},
+		{name: "another error while the body failed", e: &attempt.Error{Kind: attempt.KindReset, Err: errors.New("reset")}, body: failed(bodyErr)},
+		{name: "an attempt error the body returned", e: other, body: failed(other), caller: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind := tt.e.Kind
+			got := blameBody(tt.e, tt.body)
+			if (got.Kind == attempt.KindRequestBody) != tt.caller {
+				t.Fatalf("kind %v, want the caller's: %v", got.Kind, tt.caller)
+			}
+			if tt.e.Kind != kind {
+				t.Fatalf("the attempt error given was changed to %v", tt.e.Kind)
+			}
+		})
 	}
 }

@@ -189,17 +189,23 @@ func watchBody(r *http.Request) bodyWatch {
 	return s
 }
 
-// blameBody makes e the caller's failure when the error it wraps is the
-// one reading the caller's body returned: net/http returns the body's
-// error from RoundTrip as it is or wrapped, and comparing the error itself
-// is evidence where its text would not be.
-func blameBody(e *attempt.Error, body bodyWatch) {
+// blameBody returns e as the caller's failure when the error it carries is
+// the one reading the caller's body returned: net/http returns the body's
+// error from RoundTrip as it is or wrapped, and the error itself is
+// evidence where its text would not be.
+func blameBody(e *attempt.Error, body bodyWatch) *attempt.Error {
 	if body == nil {
-		return
+		return e
 	}
-	if berr := body.readErr(); berr != nil && errors.Is(e.Err, berr) {
-		e.Kind = attempt.KindRequestBody
+	berr := body.readErr()
+	if berr == nil || !errors.Is(e, berr) {
+		return e
 	}
+	// e may be an error the body returned, another request's attempt
+	// (a response body streamed as this request's body): never change it.
+	callers := *e
+	callers.Kind = attempt.KindRequestBody
+	return &callers
 }
 
 // sentBody is a request body as an attempt sends it; it keeps the first
