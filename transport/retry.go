@@ -24,8 +24,9 @@ const drainLimit = 64 << 10
 const drainTime = 100 * time.Millisecond
 
 // roundTripRetry runs the first attempt and, only if it needs one, the
-// retry loop. A first attempt that succeeds costs a status lookup and an
-// atomic budget credit, and allocates nothing.
+// retry loop. A first attempt that succeeds costs a status lookup and a
+// look at the budget (a credit when it is not full), and allocates nothing
+// while the budget is full.
 func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	p := &t.retry
 	if p.MaxAttempts <= 1 {
