@@ -100,7 +100,8 @@ func hangOnce(t *testing.T) (url string, calls *atomic.Int32) {
 // only timeout an attempt meets.
 func headerTimeoutBase() *http.Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.ResponseHeaderTimeout = 100 * time.Millisecond
+	// Long enough for a loaded machine to answer the second attempt.
+	base.ResponseHeaderTimeout = 300 * time.Millisecond
 	return base
 }
 
