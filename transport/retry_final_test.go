@@ -3,6 +3,8 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +20,9 @@ import (
 // retry token. The kinds come from the classifier; this test checks what
 // the loop makes of them.
 func TestFailuresNoRetryCures(t *testing.T) {
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { ok(w) }))
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { ok(w) }))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	tests := []struct {
 		name     string
