@@ -131,8 +131,8 @@ type Decision struct {
 	// was at fault.
 	Immediate bool
 	// Free reports that the retry takes no token of the backend's Budget:
-	// the failure says nothing about the backend's health, and the retry
-	// does not load it.
+	// the failure says nothing about the backend's health (no backend saw
+	// the request).
 	Free bool
 }
 
