@@ -75,6 +75,7 @@ func TestWatchBody(t *testing.T) {
 		{name: "NopCloser of an in-memory reader", body: io.NopCloser(io.NopCloser(strings.NewReader("x"))), watched: false},
 		{name: "NopCloser of a reader that can fail", body: io.NopCloser(custom), watched: true},
 		{name: "a reader that can fail", body: custom, watched: true},
+		{name: "NopCloser of nothing", body: io.NopCloser(nil), watched: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

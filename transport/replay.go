@@ -255,7 +255,8 @@ func inMemory(r io.Reader) bool {
 		return true
 	}
 	if t := reflect.TypeOf(r); t == nopCloserTypes[0] || t == nopCloserTypes[1] {
-		return inMemory(reflect.ValueOf(r).Field(0).Interface().(io.Reader))
+		inner, _ := reflect.ValueOf(r).Field(0).Interface().(io.Reader) // nil for io.NopCloser(nil)
+		return inMemory(inner)
 	}
 	return false
 }
