@@ -17,6 +17,9 @@ import (
 type Budget struct {
 	max   int64 // in milli-tokens
 	ratio int64 // in milli-tokens
+	// owed is how many milli-tokens all backends together lack, so that
+	// Full can answer without naming a backend.
+	owed atomic.Int64
 
 	mu       sync.RWMutex
 	backends map[string]*atomic.Int64
@@ -67,6 +70,7 @@ func (b *Budget) Success(backend string) {
 		}
 		n := min(v+b.ratio, b.max)
 		if t.CompareAndSwap(v, n) {
+			b.owed.Add(v - n)
 			return
 		}
 	}
@@ -82,9 +86,17 @@ func (b *Budget) Allow(backend string) bool {
 			return false
 		}
 		if t.CompareAndSwap(v, v-1000) {
+			b.owed.Add(1000)
 			return true
 		}
 	}
+}
+
+// Full reports whether every backend holds all its tokens, so that a
+// Success would change nothing: a caller may then skip naming the backend,
+// which can cost an allocation.
+func (b *Budget) Full() bool {
+	return b.owed.Load() == 0
 }
 
 // Tokens returns the backend's remaining tokens.

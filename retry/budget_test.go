@@ -42,3 +42,31 @@ func TestBudgetSuccessAllocatesNothing(t *testing.T) {
 		t.Fatalf("Success allocates %v times", n)
 	}
 }
+
+// TestBudgetFull: Full is true exactly while no backend lacks a token, so
+// that skipping Success then changes nothing.
+func TestBudgetFull(t *testing.T) {
+	b := retry.NewBudget(4, 0.5)
+	if !b.Full() {
+		t.Fatal("a new budget is not full")
+	}
+	b.Success("a")
+	if !b.Full() {
+		t.Fatal("a success on a full budget emptied it")
+	}
+	if !b.Allow("a") || b.Full() {
+		t.Fatal("a budget that gave a token is still full")
+	}
+	b.Success("b")
+	if b.Full() {
+		t.Fatal("another backend's success refilled a")
+	}
+	b.Success("a")
+	if b.Full() {
+		t.Fatalf("half a token back made the budget full; tokens %v", b.Tokens("a"))
+	}
+	b.Success("a")
+	if !b.Full() {
+		t.Fatalf("the budget is not full again after its token came back; tokens %v", b.Tokens("a"))
+	}
+}

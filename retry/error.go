@@ -18,8 +18,17 @@ var (
 	// ErrBodyNotReplayable: the request body could not be sent again; set
 	// Request.GetBody or raise Policy.BodyLimit.
 	ErrBodyNotReplayable = errors.New("retry: request body cannot be replayed (no GetBody and larger than the buffer limit)")
-	// ErrContextDone: the request's context ended before or while waiting.
+	// ErrContextDone: the request's context is done (canceled, or its
+	// deadline passed). Only the context says so: a timeout of the base
+	// transport, such as ResponseHeaderTimeout, ends an attempt, not the
+	// request, even though its error matches context.DeadlineExceeded.
 	ErrContextDone = errors.New("retry: context done")
+	// ErrDeadlineTooNear: the next attempt would start after the request's
+	// context deadline, so the loop stopped while the context was still
+	// live rather than wait for nothing. Raise the deadline, or lower the
+	// backoff (Policy.BackOff) or the Retry-After it may honour
+	// (Policy.MaxRetryAfter).
+	ErrDeadlineTooNear = errors.New("retry: the next attempt would start past the context deadline (raise the deadline or lower the backoff)")
 )
 
 // Error is the final error of a request whose last attempt failed. It wraps
@@ -30,7 +39,8 @@ type Error struct {
 	// Attempts is how many attempts ran.
 	Attempts int
 	// Stop is why the loop stopped: one of ErrPolicy, ErrMaxAttempts,
-	// ErrBudgetExhausted, ErrBodyNotReplayable, ErrContextDone.
+	// ErrBudgetExhausted, ErrBodyNotReplayable, ErrContextDone,
+	// ErrDeadlineTooNear.
 	Stop error
 	// Reason is the Policy's reason for its last decision.
 	Reason string

@@ -1,13 +1,18 @@
 package retry
 
-import "context"
+import (
+	"context"
+
+	"github.com/resilient-http/resilient/internal/attempt"
+)
 
 // Hook allows retrying a non-idempotent request that the default rules
 // would not retry. It sees the request and the classified attempt and
 // reports whether repeating the request is acceptable, for example because
 // the server de-duplicates by Idempotency-Key. A Hook is consulted only for
 // failures before the response headers; it never overrides the context,
-// the budget, the attempt limit or an unreplayable body.
+// the budget, the attempt limit, an unreplayable body or a failure that
+// repeating cannot cure (see Policy).
 type Hook func(Attempt) bool
 
 type hookKey struct{}
@@ -30,5 +35,12 @@ func HookFrom(ctx context.Context) Hook {
 // the backend tolerates a duplicate, for instance with Policy.IdempotencyKey.
 func StaleConnection(a Attempt) bool {
 	ae := a.classified()
-	return ae != nil && ae.Reused && ae.ResetBeforeHeaders()
+	return ae != nil &&
+		// Only a pooled connection can have gone stale under the request.
+		ae.Reused &&
+		// The peer closed or reset it, rather than the attempt timing out.
+		ae.ResetBeforeHeaders() &&
+		// No response byte arrived: a server that answered even part of a
+		// status line had read the request and may have run it.
+		ae.Stage < attempt.StageResponseStarted
 }

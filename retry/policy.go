@@ -1,7 +1,6 @@
 package retry
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -16,7 +15,13 @@ import (
 // Default for a Policy with every default spelled out.
 //
 // After an attempt, the rules are, in order:
-//   - a done context stops the loop;
+//   - a done context stops the loop (the request's context, not the
+//     attempt's error: a timeout of the base transport ends only the
+//     attempt);
+//   - a failure that repeating cannot cure is final: the caller's request
+//     body failing to read, an invalid request, a server certificate that
+//     fails verification; a host that DNS says does not exist is looked up
+//     once more (without a Budget token), then final;
 //   - a response whose status is not in Statuses, and a failure after the
 //     response headers (the body had started), are final;
 //   - a response with a status in Statuses is retried for idempotent
@@ -125,6 +130,10 @@ type Decision struct {
 	// Immediate asks to retry at once: the connection, not the backend,
 	// was at fault.
 	Immediate bool
+	// Free reports that the retry takes no token of the backend's Budget:
+	// the failure says nothing about the backend's health (no backend saw
+	// the request).
+	Free bool
 }
 
 // Decide applies the rules to a finished attempt. hook, when not nil,
@@ -133,6 +142,9 @@ func (p *Policy) Decide(a Attempt, hook Hook, now time.Time) Decision {
 	if hook == nil {
 		hook = p.Hook
 	}
+	// Only the request's context says that the request is over. An
+	// attempt's error cannot: a timeout of the base transport
+	// (ResponseHeaderTimeout) matches context.DeadlineExceeded too.
 	if a.Request != nil && a.Request.Context().Err() != nil {
 		return Decision{Reason: "context_done"}
 	}
@@ -147,23 +159,40 @@ func (p *Policy) Decide(a Attempt, hook Hook, now time.Time) Decision {
 		}
 		ae = target
 	}
-	if ae.Kind == attempt.KindCanceled || ae.Kind == attempt.KindDeadline || errors.Is(ae, context.Canceled) {
-		return Decision{Reason: "context_done"}
-	}
-	if ae.Stage >= attempt.StageHeadersReceived {
-		return Decision{Reason: "response_started"}
-	}
 	immediate := ae.Reused && ae.ResetBeforeHeaders()
 	switch {
+	// The caller's body broke: a repeat would send it broken again, and the backend is not to blame.
+	case ae.Kind == attempt.KindRequestBody:
+		return Decision{Reason: "request_body"}
+	// The request can never succeed as written.
+	case ae.Kind == attempt.KindInvalidRequest:
+		return Decision{Reason: "invalid_request"}
+	// The same certificate fails verification again.
+	case ae.Kind == attempt.KindTLSCertificate:
+		return Decision{Reason: "tls_certificate"}
+	// The second "no such host" confirms the first.
+	case ae.Kind == attempt.KindDNSNotFound && a.Number >= 2:
+		return Decision{Reason: "dns_not_found"}
+	// One more lookup rides out a resolver's brief disagreement; no backend saw the request.
+	case ae.Kind == attempt.KindDNSNotFound:
+		return Decision{Retry: true, Reason: "dns_not_found", Free: true}
+	// The response is the caller's once its headers arrived.
+	case ae.Stage >= attempt.StageHeadersReceived:
+		return Decision{Reason: "response_started"}
+	// The server never saw it: any method is safe to repeat.
 	case ae.Unprocessed():
 		return Decision{Retry: true, Reason: "unprocessed", Immediate: immediate || ae.ServerRefused}
+	// Running it twice has the effect of running it once.
 	case Idempotent(a.Request):
 		return Decision{Retry: true, Reason: "idempotent", Immediate: immediate}
+	// The caller accepts a possible duplicate here.
 	case hook != nil && hook(a):
 		return Decision{Retry: true, Reason: "hook_allowed", Immediate: immediate}
+	// The caller was asked and said no.
 	case hook != nil:
 		return Decision{Reason: "hook_declined"}
 	}
+	// It may have run; without the caller's consent it must not run twice.
 	return Decision{Reason: "not_idempotent"}
 }
 

@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestDefaultPolicy(t *testing.T) {
 		{"POST goaway unprocessed", req("POST"), nil, &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindGoAway, HTTP2: true, ServerRefused: true}, nil, true, true, "unprocessed"},
 		{"GET body broke after headers", req("GET"), nil, &attempt.Error{Stage: attempt.StageHeadersReceived, Kind: attempt.KindReset}, nil, false, false, "response_started"},
 		{"GET context canceled", req("GET").WithContext(canceled), nil, reset, nil, false, false, "context_done"},
-		{"GET attempt canceled", req("GET"), nil, &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindCanceled}, nil, false, false, "context_done"},
+		{"GET attempt canceled, context live", req("GET"), nil, &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindCanceled}, nil, true, false, "idempotent"},
 		{"GET unclassified error", req("GET"), nil, errors.New("boom"), nil, false, false, "unclassified_error"},
 		{"GET 502", req("GET"), resp(502), nil, nil, true, false, "status_502"},
 		{"GET 503", req("GET"), resp(503), nil, nil, true, false, "status_503"},
@@ -100,6 +101,117 @@ func TestRetryAfterHonoured(t *testing.T) {
 			d := p.Decide(retry.Attempt{Request: req, Number: 1, Response: resp}, nil, now)
 			if !d.Retry || d.Delay != tt.want || d.DelayKnown != tt.known {
 				t.Fatalf("Decide = %+v, want delay %s known %v", d, tt.want, tt.known)
+			}
+		})
+	}
+}
+
+// TestDecideContextOnlyFromRequest: the request's context, and nothing in
+// the attempt's error, says that the request is over. A timeout of the
+// base transport (ResponseHeaderTimeout) ends one attempt; its error
+// matches context.DeadlineExceeded all the same.
+func TestDecideContextOnlyFromRequest(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	headerTimeout := fmt.Errorf("net/http: timeout awaiting response headers: %w", context.DeadlineExceeded)
+	timedOut := func(kind attempt.Kind) *attempt.Error {
+		return &attempt.Error{Stage: attempt.StageRequestWritten, Kind: kind, Err: headerTimeout}
+	}
+	tests := []struct {
+		name   string
+		method string
+		ctx    context.Context
+		err    error
+		retry  bool
+		reason string
+	}{
+		{name: "GET base timeout", method: "GET", ctx: context.Background(), err: timedOut(attempt.KindTimeout), retry: true, reason: "idempotent"},
+		{name: "GET base timeout classified as deadline", method: "GET", ctx: context.Background(), err: timedOut(attempt.KindDeadline), retry: true, reason: "idempotent"},
+		{name: "POST base timeout", method: "POST", ctx: context.Background(), err: timedOut(attempt.KindTimeout), reason: "not_idempotent"},
+		{name: "POST base timeout classified as deadline", method: "POST", ctx: context.Background(), err: timedOut(attempt.KindDeadline), reason: "not_idempotent"},
+		{name: "POST timeout while dialing", method: "POST", ctx: context.Background(), err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindTimeout}, retry: true, reason: "unprocessed"},
+		{name: "GET context deadline passed", method: "GET", ctx: expired, err: timedOut(attempt.KindDeadline), reason: "context_done"},
+	}
+	p := retry.Default()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(tt.ctx, tt.method, "http://backend.test/", nil)
+			d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: tt.err}, nil, now)
+			if d.Retry != tt.retry || d.Reason != tt.reason {
+				t.Fatalf("Decide = %+v, want retry=%v reason=%q", d, tt.retry, tt.reason)
+			}
+		})
+	}
+}
+
+// TestDecideFailuresRepeatingCannotCure: such failures run once, whatever
+// the method or the hook, and a retry that could help against DNS runs
+// once, without a budget token.
+func TestDecideFailuresRepeatingCannotCure(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bodyErr := errors.New("client went away")
+	tests := []struct {
+		name   string
+		method string
+		number int
+		err    *attempt.Error
+		retry  bool
+		free   bool
+		reason string
+	}{
+		{name: "GET invalid request", method: "GET", number: 1, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindInvalidRequest}, reason: "invalid_request"},
+		{name: "POST invalid request", method: "POST", number: 1, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindInvalidRequest}, reason: "invalid_request"},
+		{name: "GET certificate", method: "GET", number: 1, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindTLSCertificate}, reason: "tls_certificate"},
+		{name: "PUT caller's body broke", method: "PUT", number: 1, err: &attempt.Error{Stage: attempt.StageHeadersWritten, Kind: attempt.KindRequestBody, Reused: true, Err: bodyErr}, reason: "request_body"},
+		{name: "POST caller's body broke before a byte went out", method: "POST", number: 1, err: &attempt.Error{Stage: attempt.StageNothingWritten, Kind: attempt.KindRequestBody, Reused: true, Err: bodyErr}, reason: "request_body"},
+		{name: "GET unknown host, first attempt", method: "GET", number: 1, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindDNSNotFound}, retry: true, free: true, reason: "dns_not_found"},
+		{name: "POST unknown host, first attempt", method: "POST", number: 1, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindDNSNotFound}, retry: true, free: true, reason: "dns_not_found"},
+		{name: "GET unknown host, second attempt", method: "GET", number: 2, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindDNSNotFound}, reason: "dns_not_found"},
+		{name: "GET unknown host, third attempt", method: "GET", number: 3, err: &attempt.Error{Stage: attempt.StageNotConnected, Kind: attempt.KindDNSNotFound}, reason: "dns_not_found"},
+	}
+	p := retry.Policy{MaxAttempts: 5}.Normalize()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, "http://backend.test/", nil)
+			hook := func(retry.Attempt) bool {
+				t.Error("the hook was asked about a failure that no retry can cure")
+				return true
+			}
+			if tt.retry {
+				hook = nil
+			}
+			d := p.Decide(retry.Attempt{Request: req, Number: tt.number, Err: tt.err}, hook, now)
+			if d.Retry != tt.retry || d.Free != tt.free || d.Reason != tt.reason {
+				t.Fatalf("Decide = %+v, want retry=%v free=%v reason=%q", d, tt.retry, tt.free, tt.reason)
+			}
+		})
+	}
+}
+
+// TestStaleConnection: the hook allows only a loss of a pooled connection
+// before any response byte; a server that answered part of a status line
+// had read the request.
+func TestStaleConnection(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "reset after the request, reused", err: &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindReset, Reused: true}, want: true},
+		{name: "EOF while writing, reused", err: &attempt.Error{Stage: attempt.StageHeadersWritten, Kind: attempt.KindEOF, Reused: true}, want: true},
+		{name: "server closed idle, reused", err: &attempt.Error{Stage: attempt.StageNothingWritten, Kind: attempt.KindServerClosedIdle, Reused: true}, want: true},
+		{name: "reset after part of the status line, reused", err: &attempt.Error{Stage: attempt.StageResponseStarted, Kind: attempt.KindReset, Reused: true, BytesRead: 5}, want: false},
+		{name: "EOF after part of the status line, reused", err: &attempt.Error{Stage: attempt.StageResponseStarted, Kind: attempt.KindEOF, Reused: true, BytesRead: 5}, want: false},
+		{name: "reset on a new connection", err: &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindReset}, want: false},
+		{name: "timeout, reused", err: &attempt.Error{Stage: attempt.StageRequestWritten, Kind: attempt.KindTimeout, Reused: true}, want: false},
+		{name: "unclassified", err: errors.New("boom"), want: false},
+	}
+	req, _ := http.NewRequest("POST", "http://backend.test/", nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retry.StaleConnection(retry.Attempt{Request: req, Number: 1, Err: tt.err}); got != tt.want {
+				t.Fatalf("StaleConnection = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -41,6 +41,8 @@ type attemptTrace struct {
 	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
 
+	sent bodyWatch // whether the request body failed to read; nil when it cannot
+
 	span  trace.Span // the attempt's client span; nil when tracing is off
 	start time.Time  // zero unless the span or the duration metric needs it
 }
@@ -59,6 +61,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 		a.start = time.Now()
 	}
 	r := req.WithContext(withTrace(ctx, &a.trace, &a.ctx, t.traceKey))
+	a.sent = watchBody(r)
 	t.tel.inject(ctx, span, r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
@@ -161,6 +164,7 @@ func (a *attemptTrace) fail(err error) error {
 		}
 	}
 	e := attempt.Classify(err, a.progress())
+	e = blameBody(e, a.sent) // first: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&

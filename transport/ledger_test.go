@@ -28,11 +28,13 @@ type ledgerServer struct {
 	idle        time.Duration
 	killAfterRd bool
 
-	mu    sync.Mutex
-	runs  map[string]int
-	keys  map[string]bool
-	kills int
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	runs     map[string]int
+	keys     map[string]bool
+	arrivals map[string]int // every request read, key or not
+	kills    int
+	wg       sync.WaitGroup
+	conns    sync.WaitGroup // one per connection being served
 }
 
 func newLedgerServer(t *testing.T, idle time.Duration, killAfterRead bool) *ledgerServer {
@@ -40,7 +42,7 @@ func newLedgerServer(t *testing.T, idle time.Duration, killAfterRead bool) *ledg
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &ledgerServer{ln: ln, idle: idle, killAfterRd: killAfterRead, runs: map[string]int{}, keys: map[string]bool{}}
+	s := &ledgerServer{ln: ln, idle: idle, killAfterRd: killAfterRead, runs: map[string]int{}, keys: map[string]bool{}, arrivals: map[string]int{}}
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(func() {
@@ -54,7 +56,6 @@ func (s *ledgerServer) url() string { return "http://" + s.ln.Addr().String() + 
 
 func (s *ledgerServer) accept() {
 	defer s.wg.Done()
-	var conns sync.WaitGroup
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
 	defer func() {
@@ -63,7 +64,7 @@ func (s *ledgerServer) accept() {
 			c.Close()
 		}
 		mu.Unlock()
-		conns.Wait()
+		s.conns.Wait()
 	}()
 	for {
 		c, err := s.ln.Accept()
@@ -73,9 +74,9 @@ func (s *ledgerServer) accept() {
 		mu.Lock()
 		open[c] = true
 		mu.Unlock()
-		conns.Add(1)
+		s.conns.Add(1)
 		go func() {
-			defer conns.Done()
+			defer s.conns.Done()
 			s.serve(c.(*net.TCPConn))
 			mu.Lock()
 			delete(open, c)
@@ -118,6 +119,7 @@ func (s *ledgerServer) serve(c *net.TCPConn) {
 func (s *ledgerServer) execute(req *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.arrivals[req.Header.Get("X-Request-Id")]++
 	if k := req.Header.Get("Idempotency-Key"); k != "" {
 		if s.keys[k] {
 			return
@@ -133,6 +135,30 @@ func (s *ledgerServer) kill(c *net.TCPConn) {
 	s.mu.Unlock()
 	_ = c.SetLinger(0)
 	c.Close()
+}
+
+// settle waits until the server has served every connection to its end,
+// which the client must have closed: all it was sent is in the ledger.
+func (s *ledgerServer) settle(t *testing.T) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still serves connections 10s after the client closed them")
+	}
+}
+
+// arrived returns how many times a request with this X-Request-Id reached
+// the application, de-duplicated by Idempotency-Key or not.
+func (s *ledgerServer) arrived(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.arrivals[id]
 }
 
 // ledger returns how many request ids ran, how many ran more than once,

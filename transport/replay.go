@@ -1,10 +1,15 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 
+	"github.com/resilient-http/resilient/internal/attempt"
 	"github.com/resilient-http/resilient/retry"
 )
 
@@ -27,9 +32,12 @@ type replayBody struct {
 	limit int64
 	over  bool // more than limit bytes were read: no replay
 	eof   bool
-	gen   int  // the reader that may read now
-	done  bool // the loop ended: closing the current reader closes src
-	shut  bool // the current reader was closed
+	// srcErr is the source's first error other than io.EOF. A broken
+	// source is never read again: every reader returns its error.
+	srcErr error
+	gen    int  // the reader that may read now
+	done   bool // the loop ended: closing the current reader closes src
+	shut   bool // the current reader was closed
 }
 
 func newReplayBody(src io.ReadCloser, limit int64) *replayBody {
@@ -73,6 +81,13 @@ func (b *replayBody) finish() {
 	}
 }
 
+// readErr returns the source's error, once reading it failed.
+func (b *replayBody) readErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.srcErr
+}
+
 type replayReader struct {
 	b   *replayBody
 	gen int
@@ -88,6 +103,10 @@ func (r *replayReader) Read(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, errReplaced
 	}
+	if b.srcErr != nil {
+		b.mu.Unlock()
+		return 0, b.srcErr
+	}
 	if r.pos < len(b.buf) {
 		n := copy(p, b.buf[r.pos:])
 		r.pos += n
@@ -102,8 +121,11 @@ func (r *replayReader) Read(p []byte) (int, error) {
 	n, err := b.src.Read(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof = true
+	case err != nil:
+		b.srcErr = err
 	}
 	if r.gen != b.gen {
 		// A retry took over while this read was blocked: keep the bytes,
@@ -139,4 +161,102 @@ func (r *replayReader) Close() error {
 		return b.src.Close()
 	}
 	return nil
+}
+
+// bodyWatch tells whether reading the request body an attempt sent failed,
+// and with what error.
+type bodyWatch interface {
+	readErr() error
+}
+
+// watchBody makes the body that the attempt request r sends tell whether
+// reading it failed, and returns what tells; nil for a body that cannot
+// fail. It changes r, never the caller's request.
+func watchBody(r *http.Request) bodyWatch {
+	switch body := r.Body.(type) {
+	case nil:
+		return nil
+	case *replayReader:
+		// The buffer keeps the source's error for every reader, also those
+		// the base transport takes through GetBody.
+		return body.b
+	}
+	if r.Body == http.NoBody || inMemory(r.Body) {
+		return nil
+	}
+	s := &sentBody{ReadCloser: r.Body}
+	r.Body = s
+	return s
+}
+
+// blameBody returns e as the caller's failure when the error it carries is
+// the one reading the caller's body returned: net/http returns the body's
+// error from RoundTrip as it is or wrapped, and the error itself is
+// evidence where its text would not be.
+func blameBody(e *attempt.Error, body bodyWatch) *attempt.Error {
+	if body == nil {
+		return e
+	}
+	berr := body.readErr()
+	if berr == nil || !errors.Is(e, berr) {
+		return e
+	}
+	// e may be an error the body returned, another request's attempt
+	// (a response body streamed as this request's body): never change it.
+	callers := *e
+	callers.Kind = attempt.KindRequestBody
+	return &callers
+}
+
+// sentBody is a request body as an attempt sends it; it keeps the first
+// error other than io.EOF that reading it returned.
+type sentBody struct {
+	io.ReadCloser
+	mu  sync.Mutex // Read runs on the base transport's writer goroutine
+	err error
+}
+
+func (s *sentBody) Read(p []byte) (int, error) {
+	n, err := s.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (s *sentBody) readErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// nopCloserTypes are the types io.NopCloser returns, seen through as
+// net/http sees through them.
+var nopCloserTypes = [...]reflect.Type{
+	reflect.TypeOf(io.NopCloser(nil)),
+	reflect.TypeOf(io.NopCloser(struct {
+		io.Reader
+		io.WriterTo
+	}{})),
+}
+
+// inMemory reports whether r reads from memory and so cannot fail, as the
+// bodies http.NewRequest makes of a *bytes.Buffer, *bytes.Reader or
+// *strings.Reader do. Such a body stays unwrapped: the request allocates
+// nothing more, and net/http still sends its headers and body together,
+// which it does only for readers it knows.
+func inMemory(r io.Reader) bool {
+	switch r.(type) {
+	case *bytes.Buffer, *bytes.Reader, *strings.Reader:
+		return true
+	}
+	if t := reflect.TypeOf(r); t == nopCloserTypes[0] || t == nopCloserTypes[1] {
+		inner, _ := reflect.ValueOf(r).Field(0).Interface().(io.Reader) // nil for io.NopCloser(nil)
+		return inMemory(inner)
+	}
+	return false
 }

@@ -17,9 +17,16 @@ import (
 // connection can go back to the pool; a longer body costs the connection.
 const drainLimit = 64 << 10
 
+// drainTime bounds how long a discarded response may take to deliver that
+// much. A backend that answers 503 and then stalls its body must not hold
+// the retry, nor spend the request's deadline: a new connection costs
+// less than the wait.
+const drainTime = 100 * time.Millisecond
+
 // roundTripRetry runs the first attempt and, only if it needs one, the
-// retry loop. A first attempt that succeeds costs a status lookup and an
-// atomic budget credit, and allocates nothing.
+// retry loop. A first attempt that succeeds costs a status lookup and a
+// look at the budget (a credit when it is not full), and allocates nothing
+// while the budget is full.
 func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	p := &t.retry
 	if p.MaxAttempts <= 1 {
@@ -49,7 +56,10 @@ func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	}
 	resp, span, err := t.roundTripOnce(first, 1)
 	if err == nil && !p.RetryStatus(resp.StatusCode) {
-		t.budget.Success(req.URL.Host)
+		// Naming the backend allocates; a full budget needs no refill.
+		if !t.budget.Full() {
+			t.budget.Success(backendKey(req.URL))
+		}
 		return resp, nil
 	}
 	return l.run(resp, span, err)
@@ -62,6 +72,7 @@ type loop struct {
 	base  *http.Request // what each attempt clones: req, or req with an Idempotency-Key
 	hook  retry.Hook
 	body  *replayBody // nil unless the body is buffered for replay
+	key   string      // the backend, as the retry budget knows it
 	bo    backoff.BackOff
 	start time.Time
 }
@@ -69,11 +80,14 @@ type loop struct {
 // run repeats the request until an attempt succeeds or next says stop.
 // span is the first attempt's, open until its decision is recorded.
 func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Response, error) {
+	ctx := l.req.Context()
 	l.start = time.Now()
+	l.key = backendKey(l.req.URL)
 	for n := 1; ; n++ {
 		delay, reason, stop := l.next(n, resp, err)
-		l.t.tel.retried(l.req.Context(), span, l.req, retryDecision{
-			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.req.URL.Host),
+		retryAt := time.Now().Add(delay)
+		l.t.tel.retried(ctx, span, l.req, retryDecision{
+			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.key),
 		})
 		endFailed(span, err)
 		if stop != nil {
@@ -82,7 +96,8 @@ func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Respo
 		if resp != nil {
 			discard(resp)
 		}
-		if werr := wait(l.req.Context(), delay); werr != nil {
+		// The drain took its time out of the wait, not on top of it.
+		if werr := wait(ctx, time.Until(retryAt)); werr != nil {
 			return nil, &retry.Error{Attempts: n, Stop: retry.ErrContextDone, Reason: "canceled_while_waiting",
 				Err: fmt.Errorf("%w (last attempt: %w)", werr, orStatus(err, resp))}
 		}
@@ -101,40 +116,68 @@ func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Respo
 // retry (stop == nil), how long to wait first, and why.
 func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration, reason string, stop error) {
 	p := &l.t.retry
+	ctx := l.req.Context()
 	now := time.Now()
 	d := p.Decide(retry.Attempt{Request: l.req, Number: n, Response: resp, Err: err}, l.hook, now)
 	switch {
-	case d.Reason == "context_done":
-		return 0, d.Reason, retry.ErrContextDone
+	// Only the request's context ends the request: an attempt's error
+	// proves nothing, a base transport's timeout matches
+	// context.DeadlineExceeded too.
+	case ctx.Err() != nil:
+		return 0, "context_done", retry.ErrContextDone
+	// The policy, with the caller's hook, says what may run again.
 	case !d.Retry:
 		return 0, d.Reason, retry.ErrPolicy
+	// The caller's bound on attempts.
 	case n >= p.MaxAttempts:
 		return 0, "max_attempts", retry.ErrMaxAttempts
+	// A body streamed once past the buffer cannot be sent again.
 	case !l.replayable():
 		return 0, "body_over_limit", retry.ErrBodyNotReplayable
 	}
+	delay, ok := l.delay(d)
 	switch {
-	case d.Immediate:
-	case d.DelayKnown:
-		delay = d.Delay
-	default:
-		if l.bo == nil {
-			l.bo = p.BackOff()
-		}
-		if delay = l.bo.NextBackOff(); delay == backoff.Stop {
-			return 0, "backoff_stopped", retry.ErrMaxAttempts
-		}
-	}
-	if now.Add(delay).Sub(l.start) > p.MaxElapsed {
+	// The caller's BackOff gave up.
+	case !ok:
+		return 0, "backoff_stopped", retry.ErrMaxAttempts
+	// The caller's bound on the time spent retrying.
+	case now.Add(delay).Sub(l.start) > p.MaxElapsed:
 		return 0, "max_elapsed", retry.ErrMaxAttempts
-	}
-	if dl, ok := l.req.Context().Deadline(); ok && now.Add(delay).After(dl) {
-		return 0, "deadline_before_retry", retry.ErrContextDone
-	}
-	if !l.t.budget.Allow(l.req.URL.Host) {
+	// Waiting for an attempt that could not start in time would only
+	// turn this failure into a context error later.
+	case startsTooLate(ctx, now.Add(delay)):
+		return 0, "deadline_too_near", retry.ErrDeadlineTooNear
+	// A failure that says nothing about the backend costs it no token.
+	case d.Free:
+		return delay, d.Reason, nil
+	// A backend failing wholesale gets no retry storm.
+	case !l.t.budget.Allow(l.key):
 		return 0, "budget_exhausted", retry.ErrBudgetExhausted
 	}
 	return delay, d.Reason, nil
+}
+
+// delay returns the wait before the retry d allows, or false when the
+// BackOff says stop.
+func (l *loop) delay(d retry.Decision) (time.Duration, bool) {
+	switch {
+	case d.Immediate:
+		return 0, true
+	case d.DelayKnown:
+		return d.Delay, true
+	}
+	if l.bo == nil {
+		l.bo = l.t.retry.BackOff()
+	}
+	delay := l.bo.NextBackOff()
+	return delay, delay != backoff.Stop
+}
+
+// startsTooLate reports whether an attempt starting at would start past
+// ctx's deadline.
+func startsTooLate(ctx context.Context, at time.Time) bool {
+	dl, ok := ctx.Deadline()
+	return ok && at.After(dl)
 }
 
 // replayable reports whether the request body can be sent again.
@@ -191,11 +234,18 @@ func orStatus(err error, resp *http.Response) error {
 	return fmt.Errorf("resilient: response status %s", resp.Status)
 }
 
-// discard drains a bounded part of a response that is being retried and
-// closes it, so that its connection can be reused.
+// discard drains a bounded part of a response that is being retried, so
+// that its connection can be reused, and closes it. A body that does not
+// deliver within drainTime is closed from a timer, which unblocks the
+// read: the connection is lost, the retry is not held up. The request's
+// context bounds the drain too, as the base transport aborts a body read
+// when the context is done.
 func discard(resp *http.Response) {
-	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
-	resp.Body.Close()
+	body := resp.Body
+	timer := time.AfterFunc(drainTime, func() { body.Close() })
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+	timer.Stop()
+	body.Close()
 }
 
 // wait waits for d or until ctx is done, whichever comes first.

@@ -33,6 +33,8 @@ func deniedBy(stop error) string {
 		return "max_attempts"
 	case errors.Is(stop, retry.ErrContextDone):
 		return "context"
+	case errors.Is(stop, retry.ErrDeadlineTooNear):
+		return "deadline"
 	}
 	return "policy"
 }
