@@ -169,3 +169,57 @@ func TestBlameBody(t *testing.T) {
 		})
 	}
 }
+
+// closeCounter counts how often the caller's body is closed.
+type closeCounter struct {
+	io.Reader
+	closes int
+}
+
+func (c *closeCounter) Close() error { c.closes++; return nil }
+
+// TestReplayBodyClosesTheSourceOnce: the caller's body is closed exactly
+// once, also when the base transport took a reader through GetBody for a
+// resend of its own and dropped it unclosed (x/net/http2 does when the
+// context ends during its backoff), and never under a request that
+// succeeded while the base may still be sending it.
+func TestReplayBodyClosesTheSourceOnce(t *testing.T) {
+	tests := []struct {
+		name        string
+		failed      bool
+		closeBefore bool // the base closes the last reader before finish, not after
+		wantAtEnd   int  // closes right after finish
+	}{
+		{name: "failed, last reader dropped or closed later", failed: true, wantAtEnd: 1},
+		{name: "failed, last reader closed before", failed: true, closeBefore: true, wantAtEnd: 1},
+		{name: "succeeded, base still sending", wantAtEnd: 0},
+		{name: "succeeded, base done", closeBefore: true, wantAtEnd: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &closeCounter{Reader: strings.NewReader("payload")}
+			b := newReplayBody(src, 1<<10)
+			first, _ := b.reader()
+			if _, err := io.ReadAll(first); err != nil {
+				t.Fatal(err)
+			}
+			_ = first.Close()
+			last, err := b.getBody() // the base's own resend
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.closeBefore {
+				_ = last.Close()
+			}
+			b.finish(tt.failed)
+			if src.closes != tt.wantAtEnd {
+				t.Errorf("after finish: %d closes, want %d", src.closes, tt.wantAtEnd)
+			}
+			_ = last.Close()
+			_ = last.Close()
+			if src.closes != 1 {
+				t.Errorf("after the last reader's Close: %d closes, want 1", src.closes)
+			}
+		})
+	}
+}

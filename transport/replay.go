@@ -38,6 +38,7 @@ type replayBody struct {
 	gen    int  // the reader that may read now
 	done   bool // the loop ended: closing the current reader closes src
 	shut   bool // the current reader was closed
+	closed bool // src was closed; it is closed once
 }
 
 func newReplayBody(src io.ReadCloser, limit int64) *replayBody {
@@ -70,15 +71,30 @@ func (b *replayBody) getBody() (io.ReadCloser, error) {
 	return rd, nil
 }
 
-// finish marks the end of the loop: the source is closed as soon as the
-// last attempt's transport is done with its reader.
-func (b *replayBody) finish() {
+// finish marks the end of the loop. The source is closed as soon as the
+// last attempt's transport is done with its reader, and at once when the
+// request failed: a base transport that took a reader through GetBody to
+// resend the request by itself may give up without closing it (x/net/http2
+// does when the context ends during its own backoff), and the caller's
+// body is still closed, exactly once. After a failure nothing may send the
+// body any more, so closing it under a late reader is harmless; after a
+// success the base may still be sending it.
+func (b *replayBody) finish(failed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = true
-	if b.shut {
-		b.src.Close()
+	if b.shut || failed {
+		_ = b.closeSrcLocked()
 	}
+}
+
+// closeSrcLocked closes the caller's body unless it was closed already.
+func (b *replayBody) closeSrcLocked() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.src.Close()
 }
 
 // readErr returns the source's error, once reading it failed.
@@ -158,7 +174,7 @@ func (r *replayReader) Close() error {
 	}
 	b.shut = true
 	if b.done {
-		return b.src.Close()
+		return b.closeSrcLocked()
 	}
 	return nil
 }

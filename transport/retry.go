@@ -27,7 +27,7 @@ const drainTime = 100 * time.Millisecond
 // retry loop. A first attempt that succeeds costs a status lookup and a
 // look at the budget (a credit when it is not full), and allocates nothing
 // while the budget is full.
-func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
+func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err error) {
 	p := &t.retry
 	if p.MaxAttempts <= 1 {
 		return t.roundTripSingle(req)
@@ -47,7 +47,7 @@ func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
-		defer l.body.finish()
+		defer func() { l.body.finish(err != nil) }()
 		rd, _ := l.body.reader()
 		if first == req {
 			first = req.WithContext(req.Context())
