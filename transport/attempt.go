@@ -115,6 +115,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 		HTTP2:           a.isHTTP2,
 		WroteRequest:    a.wroteReq.Load(),
 		HeadersReceived: a.gotHeader,
+		Uncounted:       a.gotConn && a.conn == nil,
 	}
 	if a.conn != nil {
 		p.Written = a.conn.written.Load() - a.written0

@@ -32,6 +32,9 @@ type Progress struct {
 	// connection.
 	Written int64
 	Read    int64
+	// Uncounted reports a connection whose bytes were not counted (one the
+	// transport could not wrap): Written and Read then prove nothing.
+	Uncounted bool
 	// WroteRequest reports that net/http considers the whole request
 	// written. On HTTP/1 it does so once the request is in its write
 	// buffer, before the buffer is flushed, so only Written proves that a
@@ -58,10 +61,12 @@ func (p Progress) Stage() Stage {
 		return StageHeadersReceived
 	case p.HTTP2 && p.WroteRequest:
 		return StageRequestWritten
-	case p.HTTP2:
-		// The stream's HEADERS frame may already be out; only the server's
-		// refusal can prove otherwise.
+	case p.HTTP2, p.Uncounted && !p.WroteRequest:
+		// The stream's HEADERS frame, or the request's first bytes, may
+		// already be out; nothing counted proves otherwise.
 		return StageHeadersWritten
+	case p.Uncounted:
+		return StageRequestWritten
 	case p.Read > 0:
 		return StageResponseStarted
 	case p.Written == 0:

@@ -92,8 +92,8 @@ func fuzzChain(b []byte) error {
 }
 
 // fuzzProgress builds a Progress: bits 0-4 are its flags, 5-6 the
-// context's state (live, canceled, expired), 7 an invalid request, the rest
-// the idle time.
+// context's state (live, canceled, expired), 7 an invalid request, 8 an
+// uncounted connection, the rest the idle time.
 func fuzzProgress(bits uint16, written, read uint8) Progress {
 	p := Progress{
 		GotConn:         bits&1 != 0,
@@ -101,7 +101,8 @@ func fuzzProgress(bits uint16, written, read uint8) Progress {
 		HTTP2:           bits&4 != 0,
 		WroteRequest:    bits&8 != 0,
 		HeadersReceived: bits&16 != 0,
-		IdleFor:         time.Duration(bits>>8) * time.Millisecond,
+		Uncounted:       bits&256 != 0,
+		IdleFor:         time.Duration(bits>>9) * time.Millisecond,
 		Written:         int64(written),
 		Read:            int64(read),
 	}
@@ -187,7 +188,10 @@ func FuzzClassify(f *testing.F) {
 		if e.Kind == KindServerClosedIdle && (e.HTTP2 || p.Read > 0) {
 			t.Errorf("server_closed_idle named after %d response bytes (HTTP2 = %v): %v", p.Read, e.HTTP2, e)
 		}
-		if !p.HTTP2 && p.GotConn && p.Written == 0 && p.Read == 0 && !p.HeadersReceived && e.Stage != StageNothingWritten {
+		if p.Uncounted && e.Unprocessed() && !e.ServerRefused && e.Stage != StageNotConnected {
+			t.Errorf("unprocessed on a connection whose bytes were not counted: %v", e)
+		}
+		if !p.HTTP2 && !p.Uncounted && p.GotConn && p.Written == 0 && p.Read == 0 && !p.HeadersReceived && e.Stage != StageNothingWritten {
 			t.Errorf("stage %v on an HTTP/1 connection that carried no byte", e.Stage)
 		}
 	})
