@@ -5,11 +5,13 @@ package transport_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"sync"
@@ -93,7 +95,7 @@ func (s *resetFirstConn) base(t *testing.T) *http.Transport {
 			c.Close()
 			return nil, err
 		}
-		return &writeFirst{Conn: c, wrote: make(chan struct{})}, nil
+		return newReadGate(c, true), nil
 	}
 	return base
 }
@@ -124,27 +126,42 @@ func awaitReset(c *net.TCPConn) error {
 	return nil
 }
 
-// writeFirst holds reads until the first write has returned.
-type writeFirst struct {
+// readGate holds reads, once armed, until a write made after the arming
+// has returned, so that net/http's reader cannot see a reset before its
+// writer has tried to write.
+type readGate struct {
 	net.Conn
 	wrote chan struct{}
+	armed atomic.Bool
 	once  sync.Once
 }
 
-func (c *writeFirst) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.once.Do(func() { close(c.wrote) })
+func newReadGate(c net.Conn, armed bool) *readGate {
+	g := &readGate{Conn: c, wrote: make(chan struct{})}
+	g.armed.Store(armed)
+	return g
+}
+
+func (g *readGate) arm() { g.armed.Store(true) }
+
+func (g *readGate) Write(p []byte) (int, error) {
+	n, err := g.Conn.Write(p)
+	if g.armed.Load() {
+		g.once.Do(func() { close(g.wrote) })
+	}
 	return n, err
 }
 
-func (c *writeFirst) Read(p []byte) (int, error) {
-	<-c.wrote
-	return c.Conn.Read(p)
+func (g *readGate) Read(p []byte) (int, error) {
+	if g.armed.Load() {
+		<-g.wrote
+	}
+	return g.Conn.Read(p)
 }
 
-func (c *writeFirst) Close() error {
-	c.once.Do(func() { close(c.wrote) })
-	return c.Conn.Close()
+func (g *readGate) Close() error {
+	g.once.Do(func() { close(g.wrote) })
+	return g.Conn.Close()
 }
 
 // TestClassifyResetBeforeFirstWrite: the backend resets a new connection
@@ -235,5 +252,83 @@ func TestResetBeforeFirstWriteRetried(t *testing.T) {
 	resp.Body.Close()
 	if n := s.executions(); n != 1 {
 		t.Fatalf("the backend ran the POST %d times, want 1", n)
+	}
+}
+
+// TestClassifyResetBeforeFirstWriteTLS is TestClassifyResetBeforeFirstWrite
+// over TLS: the handshake's bytes are no request bytes. The backend
+// completes the handshake (TLS 1.2 without tickets, so that nothing is
+// left unread), then resets the connection once the client has it; the
+// client's reader is held from the end of the handshake until the request
+// write has failed.
+func TestClassifyResetBeforeFirstWriteTLS(t *testing.T) {
+	certSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(certSrv.Close)
+	serverConf := &tls.Config{Certificates: certSrv.TLS.Certificates, MaxVersion: tls.VersionTLS12, SessionTicketsDisabled: true}
+	gotConn := make(chan struct{}) // the client has the connection
+	reset := make(chan struct{})   // the backend has reset it
+	addr := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+		if tls.Server(c, serverConf).Handshake() != nil {
+			return
+		}
+		select {
+		case <-gotConn:
+		case <-time.After(10 * time.Second):
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		close(reset)
+	})
+
+	gates := make(chan *readGate, 1)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = certSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		g := newReadGate(c, false)
+		gates <- g
+		return g, nil
+	}
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry(), transport.WithBase(base))}
+
+	var gate *readGate
+	var buffered atomic.Bool
+	var waitErr error
+	trace := &httptrace.ClientTrace{
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			gate = <-gates
+			gate.arm()
+		},
+		GotConn: func(httptrace.GotConnInfo) {
+			close(gotConn)
+			<-reset
+			waitErr = awaitReset(gate.Conn.(*net.TCPConn))
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) { buffered.Store(info.Err == nil) },
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+		http.MethodPost, "https://"+addr+"/", strings.NewReader("order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(req)
+	if waitErr != nil || !buffered.Load() {
+		t.Fatalf("reset seen: %v, request reported written: %v; the scenario is broken (%v)", waitErr, buffered.Load(), err)
+	}
+	var ae *transport.AttemptError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v (%T) is not an *AttemptError", err, err)
+	}
+	t.Logf("kind %v: %v", ae.Kind, err)
+	checkAttempt(t, err, want{
+		stage: transport.StageNothingWritten, kind: ae.Kind,
+		is:    []error{transport.ErrUnprocessed},
+		isNot: []error{transport.ErrDial},
+	})
+	if ae.BytesWritten != 0 || ae.BytesRead != 0 {
+		t.Errorf("bytes written %d, read %d after the handshake; want none", ae.BytesWritten, ae.BytesRead)
 	}
 }
