@@ -175,11 +175,14 @@ func TestClassifySentinels(t *testing.T) {
 			[]error{io.ErrUnexpectedEOF}, []error{ErrResetBeforeHeaders, ErrUnprocessed}},
 		{"refused stream", http2.StreamError{StreamID: 3, Code: http2.ErrCodeRefusedStream}, Progress{GotConn: true, HTTP2: true, WroteRequest: true}, StageRequestWritten,
 			[]error{ErrUnprocessed}, []error{ErrResetBeforeHeaders}},
+		{"refusal text in a malformed response", errors.New("net/http: HTTP/1.x transport connection broken: malformed MIME header initial line: \" stream error: stream ID 1; REFUSED_STREAM\""),
+			Progress{GotConn: true, Written: 50, WroteRequest: true, Read: 63}, StageResponseStarted,
+			nil, []error{ErrUnprocessed, ErrResetBeforeHeaders, ErrServerClosedIdle}},
 		{"invalid request", errors.New("net/http: invalid header field name \"bad name\""), Progress{Invalid: Invalid(&http.Request{URL: &url.URL{Scheme: "http", Host: "h"}, Header: http.Header{"bad name": {"v"}}})}, StageNotConnected,
 			[]error{errInvalidRequest}, []error{ErrDial}},
 		{"written to the buffer, flush failed", &net.OpError{Op: "write", Err: syscall.EPIPE}, Progress{GotConn: true, WroteRequest: true}, StageNothingWritten,
 			[]error{ErrUnprocessed, ErrResetBeforeHeaders, syscall.EPIPE}, []error{ErrDial}},
-		{"canceled after write", context.Canceled, reused, StageRequestWritten,
+		{"canceled after write", context.Canceled, Progress{GotConn: true, Reused: true, IdleFor: time.Second, Written: 50, WroteRequest: true, ContextErr: context.Canceled}, StageRequestWritten,
 			[]error{context.Canceled}, []error{ErrResetBeforeHeaders, ErrUnprocessed}},
 	}
 	for _, tt := range tests {
