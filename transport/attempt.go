@@ -145,6 +145,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 		HTTP2:           a.isHTTP2,
 		WroteRequest:    a.wroteReq.Load(),
 		HeadersReceived: a.gotHeader,
+		Uncounted:       a.gotConn && a.conn == nil,
 	}
 	if a.conn != nil {
 		p.Written = a.conn.written.Load() - a.written0
@@ -163,8 +164,16 @@ func (a *attemptTrace) fail(err error) error {
 			err = fmt.Errorf("%w (the backend had ended the connection: %w)", err, peer)
 		}
 	}
-	e := attempt.Classify(err, a.progress())
-	e = blameBody(e, a.sent) // first: the caller's broken body teaches nothing about the backend
+	p := a.progress()
+	// The request's own state, read only now that the attempt failed: a
+	// done context is the caller's doing, an invalid request can never
+	// succeed, and checking every header costs the success path nothing.
+	p.ContextErr = a.req.Context().Err()
+	if !a.gotHeader {
+		p.Invalid = attempt.Invalid(a.req)
+	}
+	e := attempt.Classify(err, p)
+	e = blameBody(e, a.sent) // before learning: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&

@@ -12,7 +12,8 @@ import "github.com/resilient-http/resilient/internal/attempt"
 //	if errors.As(err, &ae) && ae.Reused && errors.Is(err, transport.ErrResetBeforeHeaders) { ... }
 //
 // Its methods Unprocessed and ResetBeforeHeaders answer the two questions a
-// retry decision needs.
+// retry decision needs. Only byte counts, error types and the request's
+// context decide them: a backend can put any text into an error message.
 type AttemptError = attempt.Error
 
 // Stage is how far an attempt got before it ended; see the Stage constants.
@@ -45,19 +46,24 @@ const (
 	KindOther = attempt.KindOther
 	// KindDial: the connection could not be established.
 	KindDial = attempt.KindDial
-	// KindCanceled: the request's context was canceled.
+	// KindCanceled: the request's context was canceled (decided from the
+	// context, not from the error).
 	KindCanceled = attempt.KindCanceled
-	// KindDeadline: the context's deadline passed or a transport timeout fired.
+	// KindDeadline: the request's context deadline passed. A timeout of
+	// the base transport is KindTimeout.
 	KindDeadline = attempt.KindDeadline
 	// KindEOF: the backend closed the connection (FIN).
 	KindEOF = attempt.KindEOF
 	// KindReset: the backend reset the connection (ECONNRESET, EPIPE).
 	KindReset = attempt.KindReset
-	// KindServerClosedIdle: net/http's "server closed idle connection".
+	// KindServerClosedIdle: net/http's "server closed idle connection", on
+	// an HTTP/1 connection that had read no response byte.
 	KindServerClosedIdle = attempt.KindServerClosedIdle
-	// KindRefusedStream: HTTP/2 REFUSED_STREAM; the request was not processed.
+	// KindRefusedStream: an HTTP/2 REFUSED_STREAM, known by its type; before
+	// the response headers the request was not processed (ServerRefused).
 	KindRefusedStream = attempt.KindRefusedStream
-	// KindGoAway: an HTTP/2 GOAWAY ended the stream.
+	// KindGoAway: an HTTP/2 GOAWAY ended the stream. It never proves that
+	// the request did not run.
 	KindGoAway = attempt.KindGoAway
 	// KindTimeout: a timeout of the base transport fired while the
 	// request's context was still live.
@@ -83,6 +89,9 @@ var (
 	// connection", so that nobody has to match its text.
 	ErrServerClosedIdle = attempt.ErrServerClosedIdle
 	// ErrUnprocessed matches attempts that provably never reached the
-	// backend's application, which are safe to repeat for any method.
+	// backend's application, which are safe to repeat for any method: no
+	// connection, a connection that carried no request byte, or a typed
+	// HTTP/2 REFUSED_STREAM before the response. No error message proves
+	// it, whatever it says.
 	ErrUnprocessed = attempt.ErrUnprocessed
 )

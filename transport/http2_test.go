@@ -2,15 +2,22 @@ package transport_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/resilient-http/resilient/transport"
 )
@@ -93,28 +100,41 @@ func h2Transport(t *testing.T, tlsConf *tls.Config) *transport.Transport {
 	return newTransport(t, transport.WithoutRetry(), transport.WithBase(base))
 }
 
+// TestClassifyHTTP2Refusal stages the server's refusals and GOAWAYs on
+// HTTP/2. The POST's body cannot be rewound, so neither x/net/http2 nor
+// net/http retries it by itself; they then keep a refusal of the stream
+// (REFUSED_STREAM, or a GOAWAY below it) only as text inside "cannot retry
+// err [...]", and text is no evidence: the attempt is not unprocessed.
+// With the default retry policy the body is rewindable and they retry such
+// a stream themselves (TestHTTP2RefusedStreamRetriedBelow). A typed
+// REFUSED_STREAM is tested in TestHTTP2ErrorsInChain.
+//
+// The expectations hold on Go 1.26 and 1.27 alike. Up to 1.26 the GOAWAY
+// that ends a stream the server took is x/net/http2's GoAwayError, a type;
+// from 1.27 it is net/http's own, which converts to no public type, and its
+// fixed message names the kind (on HTTP/2 connections only), as it does
+// for the unstarted stream's error on both.
 func TestClassifyHTTP2Refusal(t *testing.T) {
 	tests := []struct {
-		name    string
-		answer  func(fr *http2.Framer, streamID uint32) bool
-		kind    transport.Kind
-		refused bool
+		name   string
+		answer func(fr *http2.Framer, streamID uint32) bool
+		kind   transport.Kind
 	}{
 		{
-			name: "REFUSED_STREAM",
+			name: "REFUSED_STREAM, known by its text only",
 			answer: func(fr *http2.Framer, id uint32) bool {
 				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
 				return false
 			},
-			kind: transport.KindRefusedStream, refused: true,
+			kind: transport.KindOther,
 		},
 		{
-			name: "GOAWAY before the stream",
+			name: "GOAWAY before the stream, known by its text only",
 			answer: func(fr *http2.Framer, id uint32) bool {
 				_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 				return false
 			},
-			kind: transport.KindGoAway, refused: true,
+			kind: transport.KindGoAway,
 		},
 		{
 			// The server says it took the stream, then hangs up: the
@@ -122,6 +142,22 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 			name: "GOAWAY after the stream, then close",
 			answer: func(fr *http2.Framer, id uint32) bool {
 				_ = fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+				return true
+			},
+			kind: transport.KindGoAway,
+		},
+		{
+			name: "GOAWAY after the stream whose debug data claims a refusal, then close",
+			answer: func(fr *http2.Framer, id uint32) bool {
+				_ = fr.WriteGoAway(id, http2.ErrCodeNo, []byte(hostileRefusal))
+				return true
+			},
+			kind: transport.KindGoAway,
+		},
+		{
+			name: "GOAWAY after the stream with code REFUSED_STREAM, then close",
+			answer: func(fr *http2.Framer, id uint32) bool {
+				_ = fr.WriteGoAway(id, http2.ErrCodeRefusedStream, []byte(hostileRefusal))
 				return true
 			},
 			kind: transport.KindGoAway,
@@ -134,16 +170,94 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 			_, err := post(c, "https://"+addr+"/")
 			ae := checkAttempt(t, err, want{
 				stage: h2Stage(t, err), kind: tt.kind,
-				isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrDial},
+				isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrDial, transport.ErrUnprocessed},
 			})
-			if !ae.HTTP2 || ae.ServerRefused != tt.refused {
-				t.Errorf("HTTP2 = %v, ServerRefused = %v; want true, %v", ae.HTTP2, ae.ServerRefused, tt.refused)
-			}
-			if errors.Is(err, transport.ErrUnprocessed) != tt.refused {
-				t.Errorf("errors.Is(err, ErrUnprocessed) = %v, want %v", !tt.refused, tt.refused)
+			if !ae.HTTP2 || ae.ServerRefused {
+				t.Errorf("HTTP2 = %v, ServerRefused = %v; want true, false", ae.HTTP2, ae.ServerRefused)
 			}
 		})
 	}
+}
+
+// hostileRefusal is text a server can put into a GOAWAY's debug data that
+// reads like the refusals x/net/http2 reports.
+const hostileRefusal = "stream error: stream ID 1; REFUSED_STREAM; http2: Transport received Server's graceful shutdown GOAWAY"
+
+// TestHTTP2HostileGoAwayRunsOnce: a server that took the POST's stream and
+// then hangs up with a GOAWAY whose debug data claims a refusal must not
+// get the POST again, through a Transport with the default retry policy.
+// The ledger counts the request streams the server received, on any
+// connection.
+func TestHTTP2HostileGoAwayRunsOnce(t *testing.T) {
+	var mu sync.Mutex
+	executed := 0
+	addr, tlsConf := h2Streams(t, func(fr *http2.Framer, id uint32, _ int) bool {
+		mu.Lock()
+		executed++
+		mu.Unlock()
+		_ = fr.WriteGoAway(id, http2.ErrCodeRefusedStream, []byte(hostileRefusal))
+		return true
+	})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	c := &http.Client{Transport: newTransport(t, transport.WithBase(base))}
+	req, err := http.NewRequest(http.MethodPost, "https://"+addr+"/", strings.NewReader("order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(req)
+	var ae *transport.AttemptError
+	if !errors.As(err, &ae) || ae.ServerRefused || errors.Is(err, transport.ErrUnprocessed) {
+		t.Fatalf("want a failed attempt, not refused nor unprocessed; got %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if executed != 1 {
+		t.Fatalf("the server received the POST %d times, want 1", executed)
+	}
+}
+
+// TestHTTP2RefusedStreamRetriedBelow: with the default retry policy every
+// attempt's body is rewindable, and the HTTP/2 implementation itself
+// repeats a stream the server refused, on both Go versions, so the caller
+// never sees the refusal that it keeps only as text when the body is not.
+func TestHTTP2RefusedStreamRetriedBelow(t *testing.T) {
+	var mu sync.Mutex
+	var answered []int
+	addr, tlsConf := h2Streams(t, func(fr *http2.Framer, id uint32, n int) bool {
+		if n == 0 {
+			_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			return false
+		}
+		mu.Lock()
+		answered = append(answered, n)
+		mu.Unlock()
+		writeStatus(fr, id, http.StatusOK, true)
+		return false
+	})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	c := &http.Client{Transport: newTransport(t, transport.WithBase(base))}
+	resp, err := post(c, "https://"+addr+"/")
+	if err != nil {
+		t.Fatalf("POST after a refused stream: %v", err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(answered) != 1 || answered[0] != 1 {
+		t.Fatalf("answered streams %v, want the second stream of the connection only", answered)
+	}
+}
+
+// writeStatus sends response headers with status code on stream id.
+func writeStatus(fr *http2.Framer, id uint32, code int, endStream bool) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(code)})
+	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndHeaders: true, EndStream: endStream})
 }
 
 // TestHTTP2ErrorsInChain proves that x/net/http2, whose errors the
@@ -164,6 +278,43 @@ func TestHTTP2ErrorsInChain(t *testing.T) {
 		stage: h2Stage(t, err), kind: transport.KindOther,
 		isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders},
 	})
+}
+
+// TestHTTP2RefusedStreamAfterHeaders: a REFUSED_STREAM after the response
+// headers arrives typed (on Go 1.27 net/http's own StreamError converts to
+// x/net/http2's with errors.As), and the request was processed: a stage at
+// which the response arrived wins over any refusal. The transport
+// classifies an HTTP/2 response body's errors only when it has a span to
+// end with the body, so tracing is on.
+func TestHTTP2RefusedStreamAfterHeaders(t *testing.T) {
+	addr, tlsConf := h2Server(t, func(fr *http2.Framer, id uint32) bool {
+		writeStatus(fr, id, http.StatusOK, false)
+		_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+		return false
+	})
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry(), transport.WithBase(base), transport.WithTracerProvider(tp))}
+	resp, err := post(c, "https://"+addr+"/")
+	if err != nil {
+		t.Fatalf("the response headers were sent: %v", err)
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	var se http2.StreamError
+	if !errors.As(err, &se) || se.Code != http2.ErrCodeRefusedStream {
+		t.Fatalf("errors.As(%v, http2.StreamError) with REFUSED_STREAM failed", err)
+	}
+	ae := checkAttempt(t, err, want{
+		stage: transport.StageHeadersReceived, kind: transport.KindRefusedStream,
+		isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders},
+	})
+	if ae.ServerRefused {
+		t.Error("ServerRefused after the response headers")
+	}
 }
 
 // h2Stage returns the stage of an HTTP/2 attempt the server answered right

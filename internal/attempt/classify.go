@@ -4,6 +4,8 @@ package attempt
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -15,7 +17,8 @@ import (
 )
 
 // Progress is what the transport observed of one attempt: the connection it
-// got and the bytes that crossed it.
+// got, the bytes that crossed it, and the request's own state when the
+// attempt failed.
 type Progress struct {
 	// GotConn reports whether a connection was obtained.
 	GotConn bool
@@ -29,10 +32,24 @@ type Progress struct {
 	// connection.
 	Written int64
 	Read    int64
-	// WroteRequest reports that the whole request was written.
+	// Uncounted reports a connection whose bytes were not counted (one the
+	// transport could not wrap): Written and Read then prove nothing.
+	Uncounted bool
+	// WroteRequest reports that net/http considers the whole request
+	// written. On HTTP/1 it does so once the request is in its write
+	// buffer, before the buffer is flushed, so only Written proves that a
+	// byte left.
 	WroteRequest bool
 	// HeadersReceived reports that response headers arrived.
 	HeadersReceived bool
+	// ContextErr is the request context's Err when the attempt failed; nil
+	// while the context was live. Only it makes a failure KindCanceled or
+	// KindDeadline: a timeout of the base transport also matches
+	// context.DeadlineExceeded, and is KindTimeout.
+	ContextErr error
+	// Invalid is why the request can never succeed as written (see
+	// Invalid), or nil. It makes the failure KindInvalidRequest.
+	Invalid error
 }
 
 // Stage derives how far the attempt got.
@@ -44,23 +61,34 @@ func (p Progress) Stage() Stage {
 		return StageHeadersReceived
 	case p.HTTP2 && p.WroteRequest:
 		return StageRequestWritten
-	case p.HTTP2:
-		// The stream's HEADERS frame may already be out; only the server's
-		// refusal can prove otherwise.
+	case p.HTTP2, p.Uncounted && !p.WroteRequest:
+		// The stream's HEADERS frame, or the request's first bytes, may
+		// already be out; nothing counted proves otherwise.
 		return StageHeadersWritten
+	case p.Uncounted:
+		return StageRequestWritten
 	case p.Read > 0:
 		return StageResponseStarted
+	case p.Written == 0:
+		// net/http reports the request written once it is buffered; a
+		// flush that fails moves no byte, and no byte is nothing sent.
+		return StageNothingWritten
 	case p.WroteRequest:
 		return StageRequestWritten
-	case p.Written > 0:
-		return StageHeadersWritten
 	default:
-		return StageNothingWritten
+		return StageHeadersWritten
 	}
 }
 
 // Classify wraps err, returned by the base transport for an attempt with
 // progress p, into an *Error. It returns nil for a nil err.
+//
+// Only error types, byte counts and the request's context are evidence of
+// what happened: a server can put any text into an error message (net/http
+// copies a malformed header line into its error, x/net/http2 a GOAWAY's
+// debug data). The message of an error net/http does not export may name
+// the Kind, where the server could not have written it; it never makes the
+// attempt unprocessed.
 func Classify(err error, p Progress) *Error {
 	if err == nil {
 		return nil
@@ -75,69 +103,155 @@ func Classify(err error, p Progress) *Error {
 		IdleFor: p.IdleFor,
 		HTTP2:   p.HTTP2,
 		Err:     err,
+		invalid: p.Invalid,
 	}
 	if !p.HTTP2 {
 		e.BytesWritten, e.BytesRead = p.Written, p.Read
 	}
-	e.Kind, e.ServerRefused = kindOf(err, p.GotConn)
+	e.Kind = kindOf(err, p)
+	// A refusal is the cause only when nothing outranks it (a done
+	// context), as Kind says.
+	e.ServerRefused = e.Kind == KindRefusedStream && refused(err, p, e.Stage)
 	return e
 }
 
-// Messages of errors that net/http and x/net/http2 do not export; matched
-// here, once, so that nobody else has to.
-const (
-	msgServerClosedIdle = "http: server closed idle connection"
-	msgGoAwayUnstarted  = "received Server's graceful shutdown GOAWAY"
-	// x/net/http2 reports a refused stream for a request whose body it
-	// cannot rewind as "cannot retry err [stream error: ...] ...", with %v:
-	// the http2.StreamError is gone from the chain, only its text is left.
-	msgStreamError = "stream error: stream ID "
-)
-
-// refusedStreamText reports whether msg carries the text of an
-// http2.StreamError with code REFUSED_STREAM.
-func refusedStreamText(msg string) bool {
-	_, rest, ok := strings.Cut(msg, msgStreamError)
-	return ok && strings.Contains(rest, "; "+http2.ErrCodeRefusedStream.String())
+// refused reports whether the server said, in the protocol, that it did not
+// process the request: an HTTP/2 RST_STREAM with REFUSED_STREAM (RFC 9113,
+// section 8.7) before any response arrived. x/net/http2 and net/http
+// return it typed when they give up retrying it themselves; when they
+// cannot rewind the body they keep only its text, which is no evidence.
+//
+// A GOAWAY never is: the stream it leaves unprocessed is failed with an
+// unexported error (x/net/http2 retries it itself when it can rewind the
+// body), and its GoAwayError goes only to streams the server said it took.
+func refused(err error, p Progress, s Stage) bool {
+	var se http2.StreamError
+	return p.HTTP2 && s < StageResponseStarted &&
+		errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream
 }
 
-// kindOf names the cause of err and reports whether the server refused the
-// request. The order matters: cancellation wins over whatever the
-// cancellation caused, and dial failures over the errno they carry.
-func kindOf(err error, gotConn bool) (kind Kind, refused bool) {
+// Messages of errors that net/http and x/net/http2 do not export. They
+// only ever name a Kind, and only where the server cannot have written
+// them: see labelOf.
+const (
+	// net/http's errServerClosedIdle: its read of a pooled HTTP/1
+	// connection found the server's FIN before any response byte.
+	msgServerClosedIdle = "http: server closed idle connection"
+	// The start of net/http's own http2 GoAwayError (Go 1.27), which
+	// converts to no public type: the server sent GOAWAY and closed the
+	// connection.
+	msgGoAwayClosed = "http2: server sent GOAWAY and closed the connection"
+	// x/net/http2's and net/http's error for a stream above a GOAWAY's last
+	// stream ID, which they keep only as text (inside "cannot retry err
+	// [...]") when the body cannot be rewound.
+	msgGoAwayUnstarted = "http2: Transport received Server's graceful shutdown GOAWAY"
+)
+
+// kindOf names the cause of err. The order matters: an invalid request and
+// a done context win over whatever they caused, verdicts that no retry can
+// change over the dial failure that carries them, and dial failures over
+// the errno they carry.
+func kindOf(err error, p Progress) Kind {
 	var (
 		opErr     *net.OpError
+		dnsErr    *net.DNSError
 		streamErr http2.StreamError
 		goAway    http2.GoAwayError
 		netErr    net.Error
 	)
-	msg := err.Error()
 	switch {
-	case errors.Is(err, context.Canceled):
-		return KindCanceled, false
-	case errors.Is(err, context.DeadlineExceeded):
-		return KindDeadline, false
+	case p.Invalid != nil:
+		return KindInvalidRequest
+	case errors.Is(p.ContextErr, context.Canceled):
+		return KindCanceled
+	case p.ContextErr != nil:
+		return KindDeadline
+	case certificateError(err):
+		return KindTLSCertificate
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return KindDNSNotFound
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return KindDial, false
+		return KindDial
 	case errors.As(err, &streamErr) && streamErr.Code == http2.ErrCodeRefusedStream:
-		return KindRefusedStream, true
-	case refusedStreamText(msg):
-		return KindRefusedStream, true
-	case strings.Contains(msg, msgGoAwayUnstarted):
-		return KindGoAway, true
+		return KindRefusedStream
 	case errors.As(err, &goAway):
-		return KindGoAway, false
-	case strings.Contains(msg, msgServerClosedIdle):
-		return KindServerClosedIdle, false
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
-		return KindReset, false
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return KindEOF, false
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return KindDeadline, false
-	case !gotConn:
-		return KindDial, false
-	default:
-		return KindOther, false
+		return KindGoAway
 	}
+	if k, ok := labelOf(err, p); ok {
+		return k
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		// The request's context was live: net/http's response header
+		// timeout, a TLS handshake timeout or a connection deadline.
+		return KindTimeout
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return KindReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return KindEOF
+	case !p.GotConn:
+		return KindDial
+	default:
+		return KindOther
+	}
+}
+
+// labelOf names a failure from the message of an error net/http does not
+// export, where the server cannot have written that message: on HTTP/1
+// only while no response byte was read (afterwards a malformed header line
+// may be anything), and the HTTP/2 messages only on HTTP/2 connections.
+// A label is a name, never evidence that the request did not run.
+func labelOf(err error, p Progress) (Kind, bool) {
+	switch {
+	case !p.GotConn:
+		return 0, false
+	case p.HTTP2:
+		if anyInChain(err, func(e error) bool {
+			msg := e.Error()
+			return strings.HasPrefix(msg, msgGoAwayClosed) || strings.Contains(msg, msgGoAwayUnstarted)
+		}) {
+			return KindGoAway, true
+		}
+	case p.Read == 0:
+		if anyInChain(err, func(e error) bool { return e.Error() == msgServerClosedIdle }) {
+			return KindServerClosedIdle, true
+		}
+	}
+	return 0, false
+}
+
+// certificateError reports whether err is a failed verification of the
+// server's certificate, by type only.
+func certificateError(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) ||
+		errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// anyInChain reports whether match holds for err or any error it wraps.
+func anyInChain(err error, match func(error) bool) bool {
+	for err != nil {
+		if match(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if anyInChain(e, match) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -1,5 +1,13 @@
 // Package attempt classifies one HTTP attempt: how far the request got on
-// its connection before it failed, and why it failed.
+// its connection before it failed (Stage), and why it failed (Kind).
+//
+// Evidence is what the server cannot forge from afar: the bytes counted on
+// the connection, the types of the errors in the chain, and the request's
+// own context. Error messages are not evidence: a server can put any text
+// into a header line or a GOAWAY's debug data, and net/http copies it into
+// its errors. A message may at most name the Kind of an error that
+// net/http does not export, where the server cannot have written it; it
+// never marks an attempt unprocessed.
 //
 // It is internal plumbing shared by the transport (which observes attempts)
 // and the retry policy (which decides from them). Users see these types

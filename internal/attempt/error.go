@@ -21,8 +21,9 @@ var (
 	// just as it was reused.
 	ErrServerClosedIdle = errors.New("resilient: server closed the idle connection as it was reused")
 	// ErrUnprocessed matches attempts that provably never reached the server's
-	// application: nothing was written, or the server refused the stream
-	// (HTTP/2 REFUSED_STREAM, or GOAWAY for a stream it never processed).
+	// application: no connection, a connection that carried no request
+	// byte, or an HTTP/2 stream the server refused (REFUSED_STREAM) before
+	// any response. Error messages never prove it.
 	ErrUnprocessed = errors.New("resilient: request provably not processed by the server")
 )
 
@@ -48,12 +49,17 @@ type Error struct {
 	// BytesRead is how many response bytes this attempt read from the
 	// connection (HTTP/1 only).
 	BytesRead int64
-	// ServerRefused reports that the server said it did not process the
-	// request: HTTP/2 REFUSED_STREAM, or a GOAWAY whose last stream ID is
-	// below this request's stream.
+	// ServerRefused reports that the server said, in the HTTP/2 protocol,
+	// that it did not process the request: a typed RST_STREAM with
+	// REFUSED_STREAM on an HTTP/2 connection before the response headers.
+	// No error message sets it, whatever it says.
 	ServerRefused bool
 	// Err is the error the base transport returned.
 	Err error
+
+	// invalid is why the request can never succeed (Kind
+	// KindInvalidRequest); it is in the chain next to Err.
+	invalid error
 }
 
 // Unprocessed reports whether the request provably never reached the
@@ -89,12 +95,16 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the original error followed by every sentinel that
-// describes this attempt, so that errors.Is and errors.As see both.
+// Unwrap returns the original error, why the request is invalid when it
+// is, and every sentinel that describes this attempt, so that errors.Is and
+// errors.As see them all.
 func (e *Error) Unwrap() []error {
 	errs := make([]error, 0, 4)
 	if e.Err != nil {
 		errs = append(errs, e.Err)
+	}
+	if e.invalid != nil {
+		errs = append(errs, e.invalid)
 	}
 	if e.Kind == KindDial {
 		errs = append(errs, ErrDial)

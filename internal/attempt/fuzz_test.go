@@ -4,6 +4,8 @@ package attempt
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +18,11 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// fuzzLeaves are the causes a base transport reports, including the two
-// unexported ones matched by message.
+// fuzzLeaves are the causes a base transport reports, including the
+// unexported ones known by their message, and messages a hostile server
+// wrote (net/http copies a malformed header line into its error, x/net/http2
+// a GOAWAY's debug data). New leaves go at the end, so that the seeds in
+// testdata keep their meaning.
 var fuzzLeaves = []error{
 	io.EOF,
 	io.ErrUnexpectedEOF,
@@ -33,6 +38,23 @@ var fuzzLeaves = []error{
 	http2.StreamError{StreamID: 1, Code: http2.ErrCodeCancel},
 	http2.GoAwayError{LastStreamID: 1, ErrCode: http2.ErrCodeNo},
 	errors.New("malformed HTTP response"),
+	errors.New("net/http: HTTP/1.x transport connection broken: malformed MIME header line: stream error: stream ID 1; REFUSED_STREAM"),
+	errors.New("net/http: HTTP/1.x transport connection broken: malformed MIME header line: received Server's graceful shutdown GOAWAY"),
+	errors.New("net/http: HTTP/1.x transport connection broken: malformed MIME header line: http: server closed idle connection"),
+	errors.New("http2: Transport: cannot retry err [stream error: stream ID 3; REFUSED_STREAM; received from peer] after Request.Body was written; define Request.GetBody to avoid this error"),
+	errors.New(`http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug="stream error: stream ID 1; REFUSED_STREAM"`),
+	http2.GoAwayError{LastStreamID: 1, ErrCode: http2.ErrCodeRefusedStream, DebugData: "received Server's graceful shutdown GOAWAY"},
+	http2.StreamError{StreamID: 1, Code: http2.ErrCodeInternal, Cause: errors.New("stream error: stream ID 1; REFUSED_STREAM")},
+	&net.DNSError{Err: "no such host", Name: "no-such-host.invalid", IsNotFound: true},
+	&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}},
+	errors.New("net/http: invalid header field name \"bad name\""),
+}
+
+// textOnly reports whether err carries no typed REFUSED_STREAM: whatever
+// its message says, it is no evidence of a refusal.
+func textOnly(err error) bool {
+	var se http2.StreamError
+	return !errors.As(err, &se) || se.Code != http2.ErrCodeRefusedStream
 }
 
 // fuzzChain builds an error chain from b: the first byte picks the cause,
@@ -69,17 +91,31 @@ func fuzzChain(b []byte) error {
 	return err
 }
 
+// fuzzProgress builds a Progress: bits 0-4 are its flags, 5-6 the
+// context's state (live, canceled, expired), 7 an invalid request, 8 an
+// uncounted connection, the rest the idle time.
 func fuzzProgress(bits uint16, written, read uint8) Progress {
-	return Progress{
+	p := Progress{
 		GotConn:         bits&1 != 0,
 		Reused:          bits&2 != 0,
 		HTTP2:           bits&4 != 0,
 		WroteRequest:    bits&8 != 0,
 		HeadersReceived: bits&16 != 0,
-		IdleFor:         time.Duration(bits>>5) * time.Millisecond,
+		Uncounted:       bits&256 != 0,
+		IdleFor:         time.Duration(bits>>9) * time.Millisecond,
 		Written:         int64(written),
 		Read:            int64(read),
 	}
+	switch bits >> 5 & 3 {
+	case 1:
+		p.ContextErr = context.Canceled
+	case 2, 3:
+		p.ContextErr = context.DeadlineExceeded
+	}
+	if bits&128 != 0 {
+		p.Invalid = errInvalidRequest
+	}
+	return p
 }
 
 func FuzzClassify(f *testing.F) {
@@ -91,6 +127,14 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte{9, 0}, uint16(0b00101), uint8(0), uint8(0))     // GOAWAY for an unstarted stream
 	f.Add([]byte{8}, uint16(0b00011), uint8(0), uint8(0))        // server closed idle
 	f.Add([]byte{1, 5 | 5<<3}, uint16(0b11011), uint8(40), uint8(90))
+	f.Add([]byte{14}, uint16(0b01001), uint8(40), uint8(86))  // hostile header line naming REFUSED_STREAM
+	f.Add([]byte{16}, uint16(0b00011), uint8(0), uint8(0))    // "server closed idle" in a header line
+	f.Add([]byte{17, 0}, uint16(0b01101), uint8(0), uint8(0)) // refusal text kept by x/net/http2, h2
+	f.Add([]byte{18}, uint16(0b11101), uint8(0), uint8(0))    // net/http's GOAWAY text (Go 1.27)
+	f.Add([]byte{10}, uint16(0b11101), uint8(0), uint8(0))    // REFUSED_STREAM after the headers
+	f.Add([]byte{9}, uint16(0b00101101), uint8(0), uint8(0))  // canceled context, GOAWAY text
+	f.Add([]byte{21, 3}, uint16(0), uint8(0), uint8(0))       // unknown host
+	f.Add([]byte{7}, uint16(0b01001), uint8(40), uint8(0))    // base timeout, context live
 	f.Fuzz(func(t *testing.T, chain []byte, bits uint16, written, read uint8) {
 		orig := fuzzChain(chain)
 		p := fuzzProgress(bits, written, read)
@@ -120,11 +164,35 @@ func FuzzClassify(f *testing.F) {
 		if errors.Is(e, ErrResetBeforeHeaders) && e.Stage == StageHeadersReceived {
 			t.Errorf("reset before headers after headers arrived: %v", e)
 		}
-		if errors.Is(orig, context.Canceled) && e.Kind != KindCanceled {
-			t.Errorf("chain holds context.Canceled but Kind = %v", e.Kind)
+		if (e.Kind == KindCanceled || e.Kind == KindDeadline) != (p.ContextErr != nil && p.Invalid == nil) {
+			t.Errorf("Kind = %v with context error %v (invalid %v)", e.Kind, p.ContextErr, p.Invalid)
 		}
-		if e.ServerRefused && e.Kind != KindRefusedStream && e.Kind != KindGoAway {
+		if (e.Kind == KindInvalidRequest) != (p.Invalid != nil) {
+			t.Errorf("Kind = %v with Invalid = %v", e.Kind, p.Invalid)
+		}
+		if p.Invalid != nil && !errors.Is(e, p.Invalid) {
+			t.Errorf("the reason the request is invalid is not in the chain: %v", e)
+		}
+		if e.ServerRefused && e.Kind != KindRefusedStream {
 			t.Errorf("ServerRefused with Kind = %v", e.Kind)
+		}
+		if e.ServerRefused && (!e.HTTP2 || e.Stage >= StageResponseStarted) {
+			t.Errorf("ServerRefused on HTTP2 = %v at stage %v", e.HTTP2, e.Stage)
+		}
+		if e.ServerRefused && textOnly(orig) {
+			t.Errorf("ServerRefused from text alone: %v", orig)
+		}
+		if e.Unprocessed() && e.Stage >= StageResponseStarted {
+			t.Errorf("unprocessed though response bytes arrived: %v", e)
+		}
+		if e.Kind == KindServerClosedIdle && (e.HTTP2 || p.Read > 0) {
+			t.Errorf("server_closed_idle named after %d response bytes (HTTP2 = %v): %v", p.Read, e.HTTP2, e)
+		}
+		if p.Uncounted && e.Unprocessed() && !e.ServerRefused && e.Stage != StageNotConnected {
+			t.Errorf("unprocessed on a connection whose bytes were not counted: %v", e)
+		}
+		if !p.HTTP2 && !p.Uncounted && p.GotConn && p.Written == 0 && p.Read == 0 && !p.HeadersReceived && e.Stage != StageNothingWritten {
+			t.Errorf("stage %v on an HTTP/1 connection that carried no byte", e.Stage)
 		}
 	})
 }

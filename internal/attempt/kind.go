@@ -7,23 +7,34 @@ const (
 	// KindOther is a failure that matches no other kind.
 	KindOther Kind = iota
 	// KindDial is a failure to establish the connection (refused, no route,
-	// DNS, TLS handshake).
+	// a DNS failure other than an unknown host, a TLS handshake that failed
+	// for another reason than the certificate).
 	KindDial
-	// KindCanceled is the request's context being canceled.
+	// KindCanceled is the request's context being canceled. It is decided
+	// from the context, not from the error.
 	KindCanceled
-	// KindDeadline is the request's context deadline or a transport timeout.
+	// KindDeadline is the request's context deadline passing. It is
+	// decided from the context: a timeout of the base transport is
+	// KindTimeout, though its error matches context.DeadlineExceeded.
 	KindDeadline
 	// KindEOF is the peer closing the connection cleanly (FIN).
 	KindEOF
 	// KindReset is the peer resetting the connection (ECONNRESET, EPIPE).
 	KindReset
 	// KindServerClosedIdle is net/http's report that the server closed a
-	// pooled connection just as it was reused.
+	// pooled connection just as it was reused. Its error is unexported, so
+	// its message names it, and only on an HTTP/1 connection that had read
+	// no response byte, where the server cannot have written that message.
 	KindServerClosedIdle
-	// KindRefusedStream is an HTTP/2 RST_STREAM with REFUSED_STREAM: the
-	// server did not process the request.
+	// KindRefusedStream is an HTTP/2 RST_STREAM with REFUSED_STREAM, known
+	// by its type. Before the response headers it means the server did not
+	// process the request (Error.ServerRefused).
 	KindRefusedStream
-	// KindGoAway is an HTTP/2 GOAWAY that ended the stream.
+	// KindGoAway is an HTTP/2 GOAWAY that ended the stream. It is a name,
+	// never proof that the request did not run: x/net/http2's GoAwayError
+	// (up to Go 1.26) goes only to streams the server said it took. From Go
+	// 1.27 net/http's own GOAWAY errors convert to no public type, and on
+	// HTTP/2 connections their fixed messages name the kind.
 	KindGoAway
 	// KindTimeout is a timeout of the base transport (ResponseHeaderTimeout,
 	// TLSHandshakeTimeout, a connection deadline) while the request's
