@@ -30,8 +30,8 @@ import (
 //   - a failure before the response headers is retried for idempotent
 //     requests, and for others only when the attempt provably never reached
 //     the server (attempt.Error.Unprocessed: dial failure, nothing written,
-//     HTTP/2 REFUSED_STREAM or GOAWAY for an unprocessed stream) or the Hook
-//     allows it;
+//     or an HTTP/2 REFUSED_STREAM proven by its error type before any
+//     response byte; never an error's text) or the Hook allows it;
 //   - at most MaxAttempts attempts run, within MaxElapsed.
 //
 // A reset of a reused connection before any response byte is retried at
