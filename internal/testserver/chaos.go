@@ -178,6 +178,10 @@ type ChaosRun struct {
 	// BodyOK reports that the body was the one ChaosBody makes for the
 	// request id and the length in X-Body-Len.
 	BodyOK bool
+	// Reset reports that the backend reset the connection (RST) after
+	// this execution, possibly before the client read its answer: then
+	// the client cannot tell it from a request that never ran.
+	Reset bool
 }
 
 // StartChaos starts both listeners, with faults drawn from seed. They stop
@@ -277,12 +281,21 @@ func (c *Chaos) arrive(proto, method, id, traceparent, key, bodyLen string, tabl
 	return r
 }
 
-// execute records the execution of r, whose whole body is body.
-func (c *Chaos) execute(r *chaosRequest, body []byte) {
+// execute records the execution of r, whose whole body is body, and
+// returns its index for reset.
+func (c *Chaos) execute(r *chaosRequest, body []byte) int {
 	ok := r.bodyLen == len(body) && bytes.Equal(body, ChaosBody(r.RequestID, r.bodyLen))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.runs = append(c.runs, ChaosRun{ChaosArrival: r.ChaosArrival, BodyOK: ok})
+	return len(c.runs) - 1
+}
+
+// reset marks execution i as followed by a reset of its connection.
+func (c *Chaos) reset(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs[i].Reset = true
 }
 
 // spanID returns the parent-id field of a W3C traceparent header:

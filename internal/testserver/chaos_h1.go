@@ -86,14 +86,15 @@ func (s *chaosH1) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		return // the client or the connection gave up: not executed
 	}
-	s.c.execute(r, body)
+	run := s.c.execute(r, body)
 	switch r.Fault {
 	case FaultResetAfter:
+		s.c.reset(run)
 		s.hijack(w, nil, true)
 	case FaultJunkAfter:
 		s.hijack(w, r.junk(), false)
 	case FaultCloseAfter:
-		s.closeAfter(w, r)
+		s.closeAfter(w, r, run)
 	case FaultKeepAlive:
 		w.Header().Set("Keep-Alive", keepAlives[r.rng.IntN(len(keepAlives))])
 		_, _ = io.WriteString(w, "ok")
@@ -105,6 +106,7 @@ func (s *chaosH1) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			_, _ = io.WriteString(w, "done")
 			return
 		}
+		s.c.reset(run)
 		s.hijack(w, nil, true)
 	case Fault503:
 		w.Header().Set("Retry-After", r.retryAfter())
@@ -151,7 +153,7 @@ func (s *chaosH1) hijack(w http.ResponseWriter, raw []byte, reset bool) {
 // closeAfter answers 200 as a keep-alive connection would, then closes the
 // connection 0 to 30ms later without having said so: the client may be
 // reusing it by then.
-func (s *chaosH1) closeAfter(w http.ResponseWriter, r *chaosRequest) {
+func (s *chaosH1) closeAfter(w http.ResponseWriter, r *chaosRequest, run int) {
 	nc, buf, err := w.(http.Hijacker).Hijack()
 	if err != nil {
 		return
@@ -162,6 +164,10 @@ func (s *chaosH1) closeAfter(w http.ResponseWriter, r *chaosRequest) {
 		return
 	}
 	reset := r.rng.IntN(2) == 0
+	if reset {
+		// An RST may discard the answer the client has not read yet.
+		s.c.reset(run)
+	}
 	delay := time.Duration(r.rng.IntN(30)) * time.Millisecond
 	if !s.work.add() {
 		_ = nc.Close()

@@ -95,6 +95,7 @@ type chaosH2Conn struct {
 	active   int    // streams taken and not finished
 	idle     *time.Timer
 	closed   bool
+	runs     []int // the ledger's indexes of the executions on this connection
 }
 
 // chaosStream is a request stream the connection took.
@@ -281,9 +282,21 @@ func (cc *chaosH2Conn) run(st *chaosStream) {
 // handle executes the stream, then answers as its fault says.
 func (cc *chaosH2Conn) handle(st *chaosStream) {
 	c, r, id := cc.s.c, st.r, st.id
-	c.execute(r, st.body)
+	run := c.execute(r, st.body)
+	cc.mu.Lock()
+	cc.runs = append(cc.runs, run)
+	cc.mu.Unlock()
 	switch r.Fault {
 	case FaultResetAfter:
+		// The reset ends every stream of the connection, and may discard
+		// answers sent but not yet read: every execution on it may have
+		// lost its answer. (One whose answer was read is not repeated,
+		// so marking it changes nothing.)
+		cc.mu.Lock()
+		for _, i := range cc.runs {
+			c.reset(i)
+		}
+		cc.mu.Unlock()
 		if tcp, ok := cc.raw.(*net.TCPConn); ok {
 			_ = tcp.SetLinger(0)
 		}
