@@ -631,8 +631,8 @@ func logChaosSummary(t *testing.T, seed uint64, clients []*chaosClient, calls []
 			}
 		}
 		t.Logf("seed %d, %s client: %d requests; outcomes %v", seed, c.name, chaosRequests, sortedCounts(outcomes))
-		t.Logf("  %d attempts (%d retries, %d on reused connections, %d reported unprocessed); failed attempts by kind@stage %v",
-			attempts, retried, reused, unprocessed, sortedCounts(kinds))
+		t.Logf("  %d attempts (%d retries, %d on reused connections, %d reported unprocessed; %d spans started, %d ended); failed attempts by kind@stage %v",
+			attempts, retried, reused, unprocessed, len(c.rec.Started()), len(c.rec.Ended()), sortedCounts(kinds))
 	}
 	arrivals, runs := map[string]int{}, map[string]int{}
 	for _, a := range l.arrivals {
