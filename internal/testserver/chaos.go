@@ -17,8 +17,10 @@ import (
 // H1 and HTTP/2 over TLS on H2, sharing one ledger. For every request that
 // reaches it, it draws a ChaosFault from a generator seeded with the seed
 // given to StartChaos, the request's X-Request-Id and how many times that
-// id has arrived before: the same seed puts the same fault on the same
-// request whatever the scheduling, so that a failure can be replayed.
+// id has arrived before: the same seed puts the same fault on the n-th
+// arrival of a request whatever the scheduling, so that a failure can be
+// replayed. Only the idle closes (an HTTP/1.1 IdleTimeout, an HTTP/2
+// GOAWAY after an idle spell, both chaosIdleTimeout) follow the clock.
 //
 // Requests identify themselves with headers: X-Request-Id (the caller's
 // request), traceparent (the attempt, by its span ID), Idempotency-Key,
