@@ -106,6 +106,11 @@ func (tm *telemetry) attemptDone(span trace.Span, p attempt.Progress, resp *http
 	span.SetAttributes(attrs...)
 }
 
+// attrUnprocessed says whether a failed attempt provably never reached the
+// server's application (AttemptError.Unprocessed), so that a server-side
+// ledger can check the claim attempt by attempt.
+const attrUnprocessed = attribute.Key("resilient.attempt.unprocessed")
+
 // failed records a classified failure on the span and in the failures
 // counter.
 func (tm *telemetry) failed(ctx context.Context, span trace.Span, req *http.Request, e *attempt.Error) {
@@ -119,6 +124,7 @@ func (tm *telemetry) failed(ctx context.Context, span trace.Span, req *http.Requ
 		attrKind.String(e.Kind.String()),
 		attrBytesWritten.Int64(e.BytesWritten),
 		attrBytesRead.Int64(e.BytesRead),
+		attrUnprocessed.Bool(e.Unprocessed()),
 	)
 	span.RecordError(e)
 	span.SetStatus(codes.Error, e.Error())
