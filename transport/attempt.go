@@ -37,6 +37,7 @@ type attemptTrace struct {
 	read0     int64
 	wroteReq  atomic.Bool // set from the base transport's writer goroutine
 	gotHeader bool
+	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
 
 	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
@@ -120,6 +121,9 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 // before any response byte was most likely closed by the backend while
 // idle.
 func (a *attemptTrace) baseResent() {
+	// The first connection may have delivered the request: however far
+	// the next one gets, the attempt got at least this far.
+	a.earlier = max(a.earlier, a.progress().Stage())
 	a.t.tel.baseResent(a.span, a.reused, a.idleFor)
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
 		a.t.observeStale(c.key, a.idleFor)
@@ -146,6 +150,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 		WroteRequest:    a.wroteReq.Load(),
 		HeadersReceived: a.gotHeader,
 		Uncounted:       a.gotConn && a.conn == nil,
+		Earlier:         a.earlier,
 	}
 	if a.conn != nil {
 		p.Written = a.conn.written.Load() - a.written0

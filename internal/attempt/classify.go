@@ -50,10 +50,24 @@ type Progress struct {
 	// Invalid is why the request can never succeed as written (see
 	// Invalid), or nil. It makes the failure KindInvalidRequest.
 	Invalid error
+	// Earlier is the furthest stage that an earlier connection of the same
+	// attempt reached: the base transport sent the request again by itself
+	// (net/http does for a replayable request on a reused connection, and
+	// x/net/http2 for a stream it believes unprocessed). What the last
+	// connection carried then proves nothing about the request, since an
+	// earlier one may have delivered it: the attempt's stage is at least
+	// Earlier, and no refusal of the last connection makes it unprocessed.
+	Earlier Stage
 }
 
-// Stage derives how far the attempt got.
+// Stage derives how far the attempt got: on its last connection, or on an
+// earlier one, whichever got further.
 func (p Progress) Stage() Stage {
+	return max(p.lastStage(), p.Earlier)
+}
+
+// lastStage derives how far the attempt got on its last connection.
+func (p Progress) lastStage() Stage {
 	switch {
 	case !p.GotConn:
 		return StageNotConnected
@@ -126,7 +140,7 @@ func Classify(err error, p Progress) *Error {
 // body), and its GoAwayError goes only to streams the server said it took.
 func refused(err error, p Progress, s Stage) bool {
 	var se http2.StreamError
-	return p.HTTP2 && s < StageResponseStarted &&
+	return p.HTTP2 && s < StageResponseStarted && !p.Earlier.MayHaveReachedServer() &&
 		errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream
 }
 

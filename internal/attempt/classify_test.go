@@ -46,6 +46,9 @@ func TestProgressStage(t *testing.T) {
 		{"h2 shared counters ignored", Progress{GotConn: true, HTTP2: true, Read: 100}, StageHeadersWritten},
 		{"h2 written", Progress{GotConn: true, HTTP2: true, WroteRequest: true}, StageRequestWritten},
 		{"h2 headers", Progress{GotConn: true, HTTP2: true, WroteRequest: true, HeadersReceived: true}, StageHeadersReceived},
+		{"resent, nothing on the last conn, an earlier one written", Progress{GotConn: true, Earlier: StageRequestWritten}, StageRequestWritten},
+		{"resent, the last conn got further", Progress{GotConn: true, Written: 10, Read: 3, Earlier: StageHeadersWritten}, StageResponseStarted},
+		{"resent, nothing written anywhere", Progress{GotConn: true, Earlier: StageNothingWritten}, StageNothingWritten},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +113,8 @@ func TestKindOf(t *testing.T) {
 		{"refused stream", http2.StreamError{StreamID: 1, Code: http2.ErrCodeRefusedStream}, h2, KindRefusedStream, true},
 		{"refused stream after the response headers is no refusal", refusedStream, h2Header, KindRefusedStream, false},
 		{"refused stream type on http/1 is no refusal", refusedStream, h1, KindRefusedStream, false},
+		{"refused stream after the base resent from a connection that may have delivered it is no refusal", refusedStream,
+			Progress{GotConn: true, HTTP2: true, Earlier: StageHeadersWritten}, KindRefusedStream, false},
 		// x/net/http2 keeps only the text of a refusal it cannot retry for
 		// want of a rewindable body: text is no evidence.
 		{"refused stream, text only, is not refused", fmt.Errorf("http2: Transport: cannot retry err [%v] after Request.Body was written; define Request.GetBody to avoid this error",

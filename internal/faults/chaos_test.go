@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,8 +100,8 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos seed %d (rerun with -chaos.seed=%d or CHAOS_SEED=%d)", seed, seed, seed)
 	srv := testserver.StartChaos(t, seed)
 	clients := []*chaosClient{
-		newChaosClient(t, srv, "d", "default"),
-		newChaosClient(t, srv, "o", "opt-in", transport.WithRetry(retry.Policy{Hook: retry.StaleConnection, IdempotencyKey: true})),
+		newChaosClient(t, srv, seed, "d", "default"),
+		newChaosClient(t, srv, seed, "o", "opt-in", transport.WithRetry(retry.Policy{Hook: retry.StaleConnection, IdempotencyKey: true})),
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
 	var calls []*chaosCall
@@ -154,7 +156,7 @@ func TestChaos(t *testing.T) {
 			t.Fatalf("seed %d: request %s arrived without a traceparent: attempts cannot be told apart", seed, a.RequestID)
 		}
 	}
-	failed, labelled := 0, 0
+	failed, labelled, unprocessed := 0, 0, 0
 	for _, s := range spans {
 		for _, a := range s {
 			if a.kind != "" {
@@ -163,10 +165,14 @@ func TestChaos(t *testing.T) {
 			if a.hasUnprocessed {
 				labelled++
 			}
+			if a.unprocessed {
+				unprocessed++
+			}
 		}
 	}
-	if failed == 0 || labelled != failed {
-		t.Fatalf("seed %d: %d failed attempts, %d with resilient.attempt.unprocessed: want some, all labelled", seed, failed, labelled)
+	if failed == 0 || labelled != failed || unprocessed == 0 {
+		t.Fatalf("seed %d: %d failed attempts, %d with resilient.attempt.unprocessed, %d of them true: want some, all labelled, some unprocessed",
+			seed, failed, labelled, unprocessed)
 	}
 
 	for _, call := range calls {
@@ -214,9 +220,10 @@ type chaosClient struct {
 	rec    *tracetest.SpanRecorder
 }
 
-func newChaosClient(t *testing.T, srv *testserver.Chaos, prefix, name string, opts ...transport.Option) *chaosClient {
+func newChaosClient(t *testing.T, srv *testserver.Chaos, seed uint64, prefix, name string, opts ...transport.Option) *chaosClient {
 	t.Helper()
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.DialContext = (&chaosNetwork{rng: rand.New(rand.NewPCG(seed, uint64(prefix[0])))}).dial
 	base.TLSClientConfig = &tls.Config{RootCAs: srv.Cert.Pool}
 	base.ForceAttemptHTTP2 = true
 	base.MaxIdleConnsPerHost = 16
@@ -230,6 +237,54 @@ func newChaosClient(t *testing.T, srv *testserver.Chaos, prefix, name string, op
 	}, opts...)...)
 	t.Cleanup(rt.CloseIdleConnections)
 	return &chaosClient{prefix: prefix, name: name, rt: rt, http: &http.Client{Transport: rt}, rec: rec}
+}
+
+// chaosNetwork is the network between a client and the backend, failing
+// as networks do below HTTP: a dial refused, or a connection reset by the
+// time the client first writes to it, so that not one request byte leaves.
+// Both are attempts that provably never reached the server; invariant 3
+// checks that the ledger agrees, and invariant 1 that a POST repeated
+// after one still runs once.
+type chaosNetwork struct {
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+// chaosNetworkFaults is the share of dials that fail, and the same share
+// of connections whose first write is reset.
+const chaosNetworkFaults = 0.05
+
+func (n *chaosNetwork) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	n.mu.Lock()
+	draw := n.rng.Float64()
+	n.mu.Unlock()
+	if draw < chaosNetworkFaults {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil || draw >= 2*chaosNetworkFaults {
+		return c, err
+	}
+	return &resetOnWrite{Conn: c}, nil
+}
+
+// resetOnWrite is a connection the backend reset before the client wrote:
+// its first write fails with nothing written, as the kernel reports it.
+type resetOnWrite struct {
+	net.Conn
+	once sync.Once
+}
+
+func (c *resetOnWrite) Write(p []byte) (int, error) {
+	err := error(nil)
+	c.once.Do(func() {
+		err = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+		_ = c.Conn.Close()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // chaosSpan is what one attempt's span says.
