@@ -2,8 +2,6 @@ package testserver
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,29 +21,12 @@ import (
 // the upstream keeps running.
 func ApacheBackend(t testing.TB, idle time.Duration, maxRequests int) *Backend {
 	t.Helper()
-	l := newLedger()
-	up := &goServer{ledger: l}
-	up.start(t, "127.0.0.1:0")
-	t.Cleanup(up.stop)
-	a := newApache(t, idle, maxRequests, up.addr)
-	return &Backend{
-		Name:   "apache",
-		URL:    &url.URL{Scheme: "http", Host: a.addr},
-		ledger: func(testing.TB) map[string]int { return l.snapshot() },
-		stop:   func(testing.TB) { a.stop() },
-		start:  a.start,
-	}
+	return proxiedBackend(t, "apache", func(upstream string) *process {
+		return newApache(t, idle, maxRequests, upstream)
+	})
 }
 
-// apacheServer is one httpd at a time, with its own config in a temporary
-// directory.
-type apacheServer struct {
-	bin, conf, dir, addr string
-	cmd                  *exec.Cmd
-	exited               chan struct{} // closed once cmd has been waited for
-}
-
-func newApache(t testing.TB, idle time.Duration, maxRequests int, upstream string) *apacheServer {
+func newApache(t testing.TB, idle time.Duration, maxRequests int, upstream string) *process {
 	t.Helper()
 	bin, err := exec.LookPath("apache2")
 	if err != nil {
@@ -57,12 +38,7 @@ func newApache(t testing.TB, idle time.Duration, maxRequests int, upstream strin
 	if _, err := os.Stat(filepath.Join(modules, "mod_mpm_event.so")); err != nil {
 		missing(t, "Apache httpd modules in "+modules)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	// Workers drop root (CI runs as root, and httpd refuses to serve as
 	// root); they only proxy, so they need no file of dir.
@@ -88,55 +64,14 @@ KeepAliveTimeout %[3]dms
 MaxKeepAliveRequests %[4]d
 ProxyPass / http://%[5]s/
 `, dir, addr, idle.Milliseconds(), maxRequests, upstream, modules)
-	a := &apacheServer{bin: bin, conf: filepath.Join(dir, "httpd.conf"), dir: dir, addr: addr}
-	if err := os.WriteFile(a.conf, []byte(conf), 0o600); err != nil {
+	path := filepath.Join(dir, "httpd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// -X: a single process (one child's threads, no parent), so that
+	// killing it drops every connection at once.
+	a := &process{name: "apache2", bin: bin, args: []string{"-X", "-f", path}, dir: dir, addr: addr}
 	a.start(t)
 	t.Cleanup(a.stop)
 	return a
-}
-
-// start runs httpd as a single process (-X: one child's threads, no
-// parent), so that killing it drops every connection at once, and returns
-// when it accepts connections.
-func (a *apacheServer) start(t testing.TB) {
-	t.Helper()
-	cmd := exec.Command(a.bin, "-X", "-f", a.conf)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start apache2: %v", err)
-	}
-	a.cmd, a.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) {
-		_ = cmd.Wait()
-		close(exited)
-	}(a.exited)
-	for range 250 {
-		c, err := net.Dial("tcp", a.addr)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		select {
-		case <-a.exited:
-			a.cmd = nil
-			log, _ := os.ReadFile(filepath.Join(a.dir, "error.log"))
-			t.Fatalf("apache2 exited before listening on %s:\n%s", a.addr, log)
-		case <-time.After(20 * time.Millisecond): // waiting for an external process to listen
-		}
-	}
-	a.stop()
-	log, _ := os.ReadFile(filepath.Join(a.dir, "error.log"))
-	t.Fatalf("apache2 did not listen on %s:\n%s", a.addr, log)
-}
-
-// stop kills httpd: the kernel drops its connections at once.
-func (a *apacheServer) stop() {
-	if a.cmd == nil {
-		return
-	}
-	_ = a.cmd.Process.Kill()
-	<-a.exited
-	a.cmd = nil
 }

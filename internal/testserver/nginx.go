@@ -2,7 +2,6 @@ package testserver
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,28 +29,12 @@ func Nginx(t testing.TB, idle time.Duration, advertise bool) *url.URL {
 // Stop and Restart kill nginx; the upstream keeps running.
 func NginxBackend(t testing.TB, idle time.Duration) *Backend {
 	t.Helper()
-	l := newLedger()
-	up := &goServer{ledger: l}
-	up.start(t, "127.0.0.1:0")
-	t.Cleanup(up.stop)
-	n := newNginx(t, idle, idle >= time.Second, fmt.Sprintf("proxy_pass http://%s;", up.addr))
-	return &Backend{
-		Name:   "nginx",
-		URL:    &url.URL{Scheme: "http", Host: n.addr},
-		ledger: func(testing.TB) map[string]int { return l.snapshot() },
-		stop:   func(testing.TB) { n.stop() },
-		start:  n.start,
-	}
+	return proxiedBackend(t, "nginx", func(upstream string) *process {
+		return newNginx(t, idle, idle >= time.Second, fmt.Sprintf("proxy_pass http://%s;", upstream))
+	})
 }
 
-// nginxServer is one single-process nginx at a time, so that killing it
-// drops every connection at once.
-type nginxServer struct {
-	bin, conf, dir, addr string
-	cmd                  *exec.Cmd
-}
-
-func newNginx(t testing.TB, idle time.Duration, advertise bool, location string) *nginxServer {
+func newNginx(t testing.TB, idle time.Duration, advertise bool, location string) *process {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -59,12 +42,7 @@ func newNginx(t testing.TB, idle time.Duration, advertise bool, location string)
 			missing(t, "nginx")
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	header := ""
 	if advertise {
@@ -87,42 +65,15 @@ http {
   }
 }
 `, dir, idle.Milliseconds(), header, addr, location)
-	n := &nginxServer{bin: bin, conf: filepath.Join(dir, "nginx.conf"), dir: dir, addr: addr}
-	if err := os.WriteFile(n.conf, []byte(conf), 0o600); err != nil {
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// master_process off in the config: one process, so that killing it
+	// drops every connection at once.
+	n := &process{name: "nginx", bin: bin, dir: dir, addr: addr,
+		args: []string{"-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log")}}
 	n.start(t)
 	t.Cleanup(n.stop)
 	return n
-}
-
-// start runs nginx and returns when it accepts connections.
-func (n *nginxServer) start(t testing.TB) {
-	t.Helper()
-	cmd := exec.Command(n.bin, "-c", n.conf, "-p", n.dir, "-e", filepath.Join(n.dir, "error.log"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	n.cmd = cmd
-	for range 250 {
-		c, err := net.Dial("tcp", n.addr)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for an external process to listen
-	}
-	n.stop()
-	t.Fatalf("nginx did not listen on %s; see %s/error.log", n.addr, n.dir)
-}
-
-// stop kills nginx: the kernel drops its connections at once.
-func (n *nginxServer) stop() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill()
-	_ = n.cmd.Wait()
-	n.cmd = nil
 }
