@@ -19,33 +19,34 @@ import (
 )
 
 // attemptTrace follows one attempt through the base transport: it is the
-// httptrace hooks, the progress they record and the response body wrapper,
-// in one allocation.
+// httptrace hooks, the progress they record, the attempt's telemetry and
+// the response body wrapper, in one allocation. The flags sit together so
+// that the struct packs into a smaller size class.
 type attemptTrace struct {
 	t     *Transport
 	req   *http.Request
 	trace httptrace.ClientTrace
 	ctx   traceContext
+	tel   telemetry.Attempt
 
 	// Set by GotConn, which runs on the goroutine that called RoundTrip.
-	conn      *conn
-	gen       uint64
-	gotConn   bool
-	reused    bool
-	idleFor   time.Duration
-	isHTTP2   bool
-	written0  int64
-	read0     int64
-	wroteReq  atomic.Bool // set from the base transport's writer goroutine
+	conn     *conn
+	gen      uint64
+	idleFor  time.Duration
+	written0 int64
+	read0    int64
+	gotConn  bool
+	reused   bool
+	isHTTP2  bool
+
 	gotHeader bool
 	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
+	wroteReq  atomic.Bool   // set from the base transport's writer goroutine
 
-	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
+	body     io.ReadCloser // the base transport's response body
 
 	sent bodyWatch // whether the request body failed to read; nil when it cannot
-
-	tel telemetry.Attempt
 }
 
 // roundTripOnce runs attempt n (from 1) of a request on the base
@@ -78,18 +79,6 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a.tel.Returned(a.connInfo(), resp, "")
 	a.gotResponse(resp)
 	return resp, &a.tel, nil
-}
-
-// newTelemetry makes the one telemetry that every attempt of a Transport
-// reports to, from the options; the spans and the idle limit gauge read
-// tracker.
-func newTelemetry(c telemetryConfig, tracker *idle.Tracker) *telemetry.Telemetry {
-	return telemetry.New(telemetry.Config{
-		TracerProvider: c.tracerProvider,
-		MeterProvider:  c.meterProvider,
-		Propagator:     c.propagator,
-		Logger:         c.logger,
-	}, tracker)
 }
 
 // endFailed ends the span of an attempt that failed before its response,
@@ -332,4 +321,16 @@ func withTrace(ctx context.Context, trace *httptrace.ClientTrace, tc *traceConte
 	}
 	tc.Context, tc.trace, tc.key = ctx, trace, key
 	return tc
+}
+
+// newTelemetry makes the one telemetry that every attempt of a Transport
+// reports to, from the options; the spans and the idle limit gauge read
+// tracker.
+func newTelemetry(c telemetryConfig, tracker *idle.Tracker) *telemetry.Telemetry {
+	return telemetry.New(telemetry.Config{
+		TracerProvider: c.tracerProvider,
+		MeterProvider:  c.meterProvider,
+		Propagator:     c.propagator,
+		Logger:         c.logger,
+	}, tracker)
 }
