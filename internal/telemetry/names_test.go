@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/resilient-http/resilient/retry"
@@ -55,7 +56,7 @@ func TestErrorType(t *testing.T) {
 // HTTP semantic conventions, which otelhttp records per request.
 func TestMetricNames(t *testing.T) {
 	for _, name := range []string{MetricAttemptDuration, MetricFailures, MetricRetries, MetricDenied, MetricCloses, MetricIdleLimit} {
-		if len(name) < len("resilient.") || name[:len("resilient.")] != "resilient." {
+		if !strings.HasPrefix(name, "resilient.") {
 			t.Errorf("metric %q is not in the resilient. namespace", name)
 		}
 	}
