@@ -13,57 +13,57 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/resilient-http/resilient/idle"
 	"github.com/resilient-http/resilient/internal/attempt"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/resilient-http/resilient/internal/telemetry"
 )
 
 // attemptTrace follows one attempt through the base transport: it is the
-// httptrace hooks, the progress they record and the response body wrapper,
-// in one allocation.
+// httptrace hooks, the progress they record, the attempt's telemetry and
+// the response body wrapper, in one allocation. The flags sit together so
+// that the struct packs into a smaller size class.
 type attemptTrace struct {
 	t     *Transport
 	req   *http.Request
 	trace httptrace.ClientTrace
 	ctx   traceContext
+	tel   telemetry.Attempt
 
 	// Set by GotConn, which runs on the goroutine that called RoundTrip.
-	conn      *conn
-	gen       uint64
-	gotConn   bool
-	reused    bool
-	idleFor   time.Duration
-	isHTTP2   bool
-	written0  int64
-	read0     int64
-	wroteReq  atomic.Bool // set from the base transport's writer goroutine
+	conn     *conn
+	gen      uint64
+	idleFor  time.Duration
+	written0 int64
+	read0    int64
+	gotConn  bool
+	reused   bool
+	isHTTP2  bool
+
 	gotHeader bool
 	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
+	wroteReq  atomic.Bool   // set from the base transport's writer goroutine
 
-	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
+	body     io.ReadCloser // the base transport's response body
 
 	sent bodyWatch // whether the request body failed to read; nil when it cannot
-
-	span  trace.Span // the attempt's client span; nil when tracing is off
-	start time.Time  // zero unless the span or the duration metric needs it
 }
 
 // roundTripOnce runs attempt n (from 1) of a request on the base
-// transport. The attempt's span ends with the response body; when the
+// transport, and reports it to telemetry at fixed points: its start here,
+// its connection in gotConnHook, a resend by the base in baseResent, its
+// end here and in fail, and, after the retry loop decided on it, its
+// decision. The attempt's span ends with the response body; when the
 // attempt fails it is returned open, so that the retry decision can be
 // recorded on it, and the caller ends it with endFailed.
-func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, trace.Span, error) {
+func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *telemetry.Attempt, error) {
 	a := &attemptTrace{t: t, req: req}
 	a.trace.GotConn = a.gotConnHook
 	a.trace.WroteRequest = a.wroteRequestHook
-	ctx, span := t.tel.startAttempt(req, n)
-	a.span = span
-	if span != nil || t.tel.duration.Enabled(ctx) {
-		a.start = time.Now()
-	}
-	r := req.WithContext(withTrace(ctx, &a.trace, &a.ctx, t.traceKey))
+	a.tel = t.tel.Start(req, n)
+	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
 	a.sent = watchBody(r)
-	t.tel.inject(ctx, span, r)
+	a.tel.Inject(r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		if a.conn != nil && !a.isHTTP2 {
@@ -71,26 +71,28 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 			// went out, which may be after GotConn.
 			a.isHTTP2 = a.conn.isHTTP2()
 		}
-		err = a.fail(err)
-		a.observed(ctx, nil, err)
-		return nil, span, err
+		e := a.fail(err)
+		a.tel.Returned(a.connInfo(), nil, e.Kind.String())
+		return nil, &a.tel, e
 	}
 	a.gotHeader = true
-	a.observed(ctx, resp, nil)
+	a.tel.Returned(a.connInfo(), resp, "")
 	a.gotResponse(resp)
-	return resp, span, nil
+	return resp, &a.tel, nil
 }
 
-// observed reports the attempt's outcome to telemetry, when anything
-// records it.
-func (a *attemptTrace) observed(ctx context.Context, resp *http.Response, err error) {
-	if a.start.IsZero() {
-		return
+// endFailed ends the span of an attempt that failed before its response,
+// once the retry loop has recorded its decision on it. Spans of responses
+// end with their bodies.
+func endFailed(tel *telemetry.Attempt, err error) {
+	if err != nil {
+		tel.End()
 	}
-	a.t.tel.recordDuration(ctx, a.start, a.req, resp, err)
-	if a.span != nil && a.span.IsRecording() {
-		a.t.tel.attemptDone(a.span, a.progress(), resp)
-	}
+}
+
+// connInfo is what telemetry records of the attempt's connection.
+func (a *attemptTrace) connInfo() telemetry.Conn {
+	return telemetry.Conn{Got: a.gotConn, Reused: a.reused, IdleFor: a.idleFor, HTTP2: a.isHTTP2}
 }
 
 func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
@@ -109,7 +111,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	}
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
 	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
-	a.t.tel.gotConn(a.span, c.key)
+	a.tel.GotConn(c.key)
 }
 
 // baseResent runs when the base transport gets a second connection within
@@ -124,7 +126,7 @@ func (a *attemptTrace) baseResent() {
 	// The first connection may have delivered the request: however far
 	// the next one gets, the attempt got at least this far.
 	a.earlier = max(a.earlier, a.progress().Stage())
-	a.t.tel.baseResent(a.span, a.reused, a.idleFor)
+	a.tel.BaseResent(a.reused, a.idleFor)
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
 		a.t.observeStale(c.key, a.idleFor)
 	}
@@ -160,7 +162,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 }
 
 // fail classifies an error of the attempt.
-func (a *attemptTrace) fail(err error) error {
+func (a *attemptTrace) fail(err error) *attempt.Error {
 	if a.conn != nil && errors.Is(err, net.ErrClosed) {
 		// When net/http's reader sees the backend's reset or FIN it closes
 		// the connection itself, and a write still in flight then fails
@@ -185,7 +187,11 @@ func (a *attemptTrace) fail(err error) error {
 		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
 		a.t.observeStale(a.conn.key, e.IdleFor)
 	}
-	a.t.tel.failed(a.req.Context(), a.span, a.req, e)
+	a.tel.Failed(telemetry.Failure{
+		Stage: e.Stage.String(), Kind: e.Kind.String(),
+		BytesWritten: e.BytesWritten, BytesRead: e.BytesRead,
+		Unprocessed: e.Unprocessed(), Err: e,
+	})
 	return e
 }
 
@@ -211,14 +217,14 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		if tracked {
 			a.conn.hijack()
 		}
-		a.endSpan()
+		a.tel.End()
 	case resp.Body == nil || resp.Body == http.NoBody:
 		// The base transport returned the connection to the pool already.
 		if tracked {
 			a.conn.release(a.gen)
 		}
-		a.endSpan()
-	case tracked || a.span != nil:
+		a.tel.End()
+	case tracked || a.tel.Tracing():
 		a.body = resp.Body
 		resp.Body = (*attemptBody)(a)
 	}
@@ -231,14 +237,8 @@ func (a *attemptTrace) done() {
 		if a.conn != nil {
 			a.conn.release(a.gen)
 		}
-		a.endSpan()
+		a.tel.End()
 	})
-}
-
-func (a *attemptTrace) endSpan() {
-	if a.span != nil {
-		a.span.End()
-	}
 }
 
 // attemptBody is the response body handed to the caller.
@@ -271,4 +271,66 @@ func (b *attemptBody) Close() error {
 func negotiatedHTTP2(nc net.Conn) bool {
 	tc, ok := nc.(*tls.Conn)
 	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
+}
+
+// traceContext carries an attempt's httptrace hooks without the allocation
+// of context.WithValue: the attemptTrace is itself the context that
+// httptrace.ContextClientTrace finds them in. It falls back to
+// httptrace.WithClientTrace whenever that is needed for correctness: when
+// the caller's context already has hooks (they must be composed with ours)
+// or when the key could not be learned.
+type traceContext struct {
+	context.Context
+	trace *httptrace.ClientTrace
+	key   any
+}
+
+// Value returns the attempt's hooks for httptrace's key and defers to the
+// caller's context for every other key.
+func (c *traceContext) Value(key any) any {
+	if key == c.key {
+		return c.trace
+	}
+	return c.Context.Value(key)
+}
+
+// keyProbe is a context that records the key httptrace looks its hooks up
+// under. httptrace does not export the key; it only reads it.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
+// learnTraceKey returns the key httptrace stores hooks under, or nil.
+func learnTraceKey() any {
+	p := &keyProbe{Context: context.Background()}
+	httptrace.ContextClientTrace(p)
+	return p.key
+}
+
+// withTrace returns ctx with trace installed, reusing tc for the context
+// when it can.
+func withTrace(ctx context.Context, trace *httptrace.ClientTrace, tc *traceContext, key any) context.Context {
+	if key == nil || httptrace.ContextClientTrace(ctx) != nil {
+		return httptrace.WithClientTrace(ctx, trace)
+	}
+	tc.Context, tc.trace, tc.key = ctx, trace, key
+	return tc
+}
+
+// newTelemetry makes the one telemetry that every attempt of a Transport
+// reports to, from the options; the spans and the idle limit gauge read
+// tracker.
+func newTelemetry(c telemetryConfig, tracker *idle.Tracker) *telemetry.Telemetry {
+	return telemetry.New(telemetry.Config{
+		TracerProvider: c.tracerProvider,
+		MeterProvider:  c.meterProvider,
+		Propagator:     c.propagator,
+		Logger:         c.logger,
+	}, tracker)
 }

@@ -1,13 +1,64 @@
+//lint:file-ignore SA1019 a caller may still set the deprecated Dial and DialTLS fields; they are honoured, then replaced
+
 package transport
 
 import (
+	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/resilient-http/resilient/idle"
 )
+
+// The tracked connection, in the order a connection lives: the dialers
+// that wrap it, the wrapper that counts its bytes and knows when it sits
+// idle, the backend whose limits it follows, and the idle limits it is
+// kept under and teaches.
+
+// dialFunc is the shape of http.Transport's dialers.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// installDialers makes every connection the base transport opens, plain or
+// TLS, a tracked *conn. base must be our own clone: it is modified.
+func (t *Transport) installDialers(base *http.Transport) {
+	dial := base.DialContext
+	if dial == nil && base.Dial != nil {
+		legacy := base.Dial
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return legacy(network, addr) }
+	}
+	if dial == nil {
+		// The same dialer settings as http.DefaultTransport.
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	base.Dial = nil
+	base.DialContext = t.tracking(dial)
+
+	dialTLS := base.DialTLSContext
+	if dialTLS == nil && base.DialTLS != nil {
+		legacy := base.DialTLS
+		dialTLS = func(_ context.Context, network, addr string) (net.Conn, error) { return legacy(network, addr) }
+	}
+	base.DialTLS = nil
+	if dialTLS != nil {
+		base.DialTLSContext = t.tracking(dialTLS)
+	}
+}
+
+// tracking wraps a dialer so that its connections are tracked.
+func (t *Transport) tracking(dial dialFunc) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return newConn(c, t, addr), nil
+	}
+}
 
 // connState is where a tracked connection is in its life.
 type connState uint8
@@ -243,3 +294,126 @@ func trackedConn(nc net.Conn) *conn {
 	}
 	return nil
 }
+
+// backendKey names the backend a URL points at; see idle.Key.
+func backendKey(u *url.URL) string { return idle.Key(u) }
+
+// peerKey names the backend whose idle limits a connection follows: the
+// peer at its other end, which sends the Keep-Alive headers and closes it
+// when idle. addr is the address the base transport dialed for it, u the
+// URL of the first request it carried.
+//
+// Through an HTTP proxy, a plain-http request is sent to the proxy itself,
+// which keeps the connection alive on its own terms (Keep-Alive is
+// hop-by-hop), and net/http pools one such connection per proxy for every
+// target: the peer is the proxy. An https request goes through a CONNECT
+// tunnel, and a SOCKS5 proxy relays bytes: the peer is the target.
+func (t *Transport) peerKey(addr string, u *url.URL) string {
+	if u.Scheme == "http" {
+		if scheme := t.proxies.scheme(addr); scheme != "" {
+			return idle.Key(&url.URL{Scheme: scheme, Host: addr})
+		}
+	}
+	return backendKey(u)
+}
+
+// proxies remembers the HTTP proxies the base transport's Proxy function
+// named, by the address the base transport dials for them, so that a
+// connection can tell whether it leads to a proxy. A Proxy function may
+// choose per request: only what it returned is known.
+type proxies struct {
+	mu     sync.RWMutex
+	byAddr map[string]string // dialed address -> "http" or "https"
+}
+
+// watch makes base, our own clone, report the HTTP proxies its Proxy
+// function returns.
+func (p *proxies) watch(base *http.Transport) {
+	proxy := base.Proxy
+	if proxy == nil {
+		return
+	}
+	base.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if err == nil && u != nil {
+			p.seen(u)
+		}
+		return u, err
+	}
+}
+
+// seen records the proxy u. Only HTTP proxies answer requests themselves.
+func (p *proxies) seen(u *url.URL) {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return
+	}
+	// The address net/http dials for a proxy: its host and port, the
+	// scheme's default port when it has none.
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	p.mu.RLock()
+	known := p.byAddr[addr] == u.Scheme
+	p.mu.RUnlock()
+	if known {
+		return
+	}
+	p.mu.Lock()
+	if p.byAddr == nil {
+		p.byAddr = map[string]string{}
+	}
+	p.byAddr[addr] = u.Scheme
+	p.mu.Unlock()
+}
+
+// scheme returns the scheme of the HTTP proxy at the dialed address addr,
+// or "" when no proxy is known there.
+func (p *proxies) scheme(addr string) string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.byAddr[addr]
+}
+
+// idleLimit returns the idle limit for connections to the backend key.
+// Zero means no limit of ours.
+func (t *Transport) idleLimit(key string) time.Duration {
+	return t.idle.Limit(key).Timeout
+}
+
+// observeServerClosedIdle records that the backend closed a pooled
+// connection after it had been idle for idleFor.
+func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
+	t.tel.ConnClosed(key, false)
+	t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
+}
+
+// observeStale records that a reused connection to the backend key failed
+// as one the backend had closed after it had been idle for idleFor.
+func (t *Transport) observeStale(key string, idleFor time.Duration) {
+	t.learn(key, func() { t.idle.ObserveStale(key, idleFor) })
+}
+
+// learn runs observe, and reports the backend's limit when it changed and
+// telemetry wants to know.
+func (t *Transport) learn(key string, observe func()) {
+	if !t.tel.LearnsLimits() {
+		observe()
+		return
+	}
+	before := t.idle.Limit(key)
+	observe()
+	t.tel.LimitLearned(key, before, t.idle.Limit(key))
+}
+
+// observeKeepAlive learns from a response's Keep-Alive header values.
+func (t *Transport) observeKeepAlive(key string, values []string) {
+	t.learn(key, func() { t.idle.ObserveKeepAlive(key, values) })
+}
+
+// observeClosedByLimit records that the idle limit closed a connection.
+func (t *Transport) observeClosedByLimit(key string) { t.tel.ConnClosed(key, true) }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/resilient-http/resilient/internal/telemetry"
 	"github.com/resilient-http/resilient/retry"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // drainLimit bounds how much of a discarded response is read so that its
@@ -79,14 +79,14 @@ type loop struct {
 
 // run repeats the request until an attempt succeeds or next says stop.
 // span is the first attempt's, open until its decision is recorded.
-func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Response, error) {
+func (l *loop) run(resp *http.Response, span *telemetry.Attempt, err error) (*http.Response, error) {
 	ctx := l.req.Context()
 	l.start = time.Now()
 	l.key = backendKey(l.req.URL)
 	for n := 1; ; n++ {
 		delay, reason, stop := l.next(n, resp, err)
 		retryAt := time.Now().Add(delay)
-		l.t.tel.retried(ctx, span, l.req, retryDecision{
+		span.Retried(telemetry.Decision{
 			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.key),
 		})
 		endFailed(span, err)

@@ -53,9 +53,9 @@ func TestGlobalProvidersInstalledAfterNew(t *testing.T) {
 		t.Errorf("server got traceparent %q, want %q", got[0], traceparent(ended[0].SpanContext()))
 	}
 	r := &rig{reader: reader}
-	m, ok := findMetric(r.collect(t), "http.client.request.duration")
+	m, ok := findMetric(r.collect(t), "resilient.client.attempt.duration")
 	if !ok || m.Data == nil {
-		t.Error("no http.client.request.duration through the global meter provider")
+		t.Error("no resilient.client.attempt.duration through the global meter provider")
 	}
 	_ = tp.Shutdown(context.Background())
 }

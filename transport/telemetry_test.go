@@ -276,14 +276,14 @@ func TestSpanPerAttempt(t *testing.T) {
 				}
 			}
 			rm := r.collect(t)
-			m, _ := findMetric(rm, "http.client.request.duration")
+			m, _ := findMetric(rm, "resilient.client.attempt.duration")
 			h, _ := m.Data.(metricdata.Histogram[float64])
 			var n uint64
 			for _, p := range h.DataPoints {
 				n += p.Count
 			}
 			if n != 2 || m.Unit != "s" {
-				t.Errorf("http.client.request.duration: %d attempts in %q, want 2 in s", n, m.Unit)
+				t.Errorf("resilient.client.attempt.duration: %d attempts in %q, want 2 in s", n, m.Unit)
 			}
 		})
 	}
@@ -472,6 +472,74 @@ func TestUnderOtelhttp(t *testing.T) {
 		if tps[i] != traceparent(s.SpanContext()) {
 			t.Errorf("attempt %d: server got traceparent %q, want our attempt's %q", i, tps[i], traceparent(s.SpanContext()))
 		}
+	}
+}
+
+// TestMetricsUnderOtelhttp checks that our telemetry composes with
+// otelhttp's: under otelhttp.NewTransport(transport.New()), a request that
+// took two attempts is one http.client.request.duration, in otelhttp's
+// scope only, and two resilient.client.attempt.duration, in ours, with the
+// semantic conventions' attributes; and no instrument name is in both
+// scopes, so a dashboard that sums a metric by name counts nothing twice.
+func TestMetricsUnderOtelhttp(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	b := newTracedBackend(t, status(http.StatusServiceUnavailable), ok)
+	tr := transport.New(transport.WithMeterProvider(mp))
+	t.Cleanup(tr.CloseIdleConnections)
+	rt := otelhttp.NewTransport(tr, otelhttp.WithMeterProvider(mp))
+	req, _ := http.NewRequest(http.MethodGet, b.srv.URL, nil)
+	if err := send(t, rt, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.traceparents()); n != 2 {
+		t.Fatalf("backend got %d requests, want 2 attempts", n)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	const ours = "github.com/resilient-http/resilient/transport"
+	scopes := map[string][]string{} // metric name -> the scopes that export it
+	counts := map[string]uint64{}   // "scope name" -> histogram count
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			scopes[m.Name] = append(scopes[m.Name], sm.Scope.Name)
+			h, isHist := m.Data.(metricdata.Histogram[float64])
+			if !isHist {
+				continue
+			}
+			for _, p := range h.DataPoints {
+				counts[sm.Scope.Name+" "+m.Name] += p.Count
+				if sm.Scope.Name != ours {
+					continue
+				}
+				for _, k := range []attribute.Key{"http.request.method", "server.address", "server.port", "url.scheme", "http.response.status_code"} {
+					if _, found := p.Attributes.Value(k); !found {
+						t.Errorf("%s: a point without %s", m.Name, k)
+					}
+				}
+			}
+		}
+	}
+	for name, in := range scopes {
+		if len(in) != 1 {
+			t.Errorf("metric %s is exported by %d scopes %v, want 1", name, len(in), in)
+		}
+	}
+	if in := scopes["http.client.request.duration"]; len(in) != 1 || in[0] != otelhttp.ScopeName {
+		t.Errorf("http.client.request.duration exported by %v, want otelhttp's scope only", in)
+	}
+	if in := scopes["resilient.client.attempt.duration"]; len(in) != 1 || in[0] != ours {
+		t.Errorf("resilient.client.attempt.duration exported by %v, want our scope only", in)
+	}
+	if n := counts[otelhttp.ScopeName+" http.client.request.duration"]; n != 1 {
+		t.Errorf("otelhttp recorded %d request durations, want 1", n)
+	}
+	if n := counts[ours+" resilient.client.attempt.duration"]; n != 2 {
+		t.Errorf("we recorded %d attempt durations, want 2", n)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
-
+	"github.com/resilient-http/resilient/internal/telemetry"
 	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
 )
@@ -78,7 +78,7 @@ type Transport struct {
 	noRetry bool
 	budget  *retry.Budget
 	idle    *idle.Tracker
-	tel     *telemetry
+	tel     *telemetry.Telemetry
 }
 
 // New returns a Transport configured by opts. Without WithBase it wraps a
