@@ -120,7 +120,7 @@ func (tm *Telemetry) instruments(m metric.Meter) error {
 		metric.WithDescription("Attempts repeated after a failure or a retryable status, by reason."))
 	tm.denied, errs[3] = m.Int64Counter(MetricDenied,
 		metric.WithUnit("{retry}"),
-		metric.WithDescription("Failed attempts not repeated, by what denied it: policy, budget, body, max_attempts or context."))
+		metric.WithDescription("Failed attempts not repeated, by what denied it: policy, budget, body, max_attempts, deadline or context."))
 	tm.closes, errs[4] = m.Int64Counter(MetricCloses,
 		metric.WithUnit("{connection}"),
 		metric.WithDescription("Pooled connections closed while idle: by our idle limit (before the backend) or by the server."))
