@@ -118,18 +118,25 @@ func (t *Tracker) Configure(key string, d time.Duration) {
 }
 
 // Limit returns the effective idle limit of the backend key. It counts as
-// a request to the backend, which keeps it remembered.
+// a request to the backend, which is remembered from then on.
 func (t *Tracker) Limit(key string) Limit { return t.limit(key, true) }
 
 func (t *Tracker) limit(key string, touch bool) Limit {
 	now := t.clock()
 	t.mu.RLock()
 	b := t.backends[key]
-	if b == nil {
+	if b == nil && !touch {
 		var unknown backend
 		l := t.compute(&unknown, t.hosts[key])
 		t.mu.RUnlock()
 		return l
+	}
+	if b == nil {
+		// A request to a new backend: remember it, so that Range reports
+		// it, and learn from its responses.
+		t.mu.RUnlock()
+		t.update(key, now, true, func(*backend) {})
+		return t.limit(key, false)
 	}
 	if touch {
 		b.used.Store(now.UnixNano())
