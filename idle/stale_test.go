@@ -112,8 +112,8 @@ func TestStrayResetCostsFewDials(t *testing.T) {
 			now := time.Unix(1000, 0)
 			tr := fakeClock(&now)
 			jitter := []time.Duration{0, 3, -2, 1, -3, 2, -1} // ms
-			dials, extra := 1, 0                             // the first request dials
-			requests := tt.strayAt + 600                     // a minute after the stray
+			dials, extra := 1, 0                              // the first request dials
+			requests := tt.strayAt + 600                      // a minute after the stray
 			for i := 1; i <= requests; i++ {
 				gap := 100*time.Millisecond + jitter[i%len(jitter)]*time.Millisecond
 				now = now.Add(gap)
