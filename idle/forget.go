@@ -7,12 +7,12 @@ import (
 )
 
 // insertLocked remembers a new backend key, seen at now, first forgetting
-// backends to stay within MaxBackends.
+// backends to stay within MaxBackends, and those dead for TTL once a TTL.
 func (t *Tracker) insertLocked(key string, now time.Time) *backend {
 	if t.backends == nil {
 		t.backends = map[string]*backend{}
 	}
-	if len(t.backends) >= t.maxBackends() {
+	if len(t.backends) >= t.maxBackends() || !now.Before(t.swept.Add(t.ttl())) {
 		t.forgetLocked(now)
 	}
 	if len(t.backends) >= t.maxBackends() {
@@ -27,6 +27,7 @@ func (t *Tracker) insertLocked(key string, now time.Time) *backend {
 // forgetLocked forgets the backends that have seen no request for TTL:
 // their observations have expired too.
 func (t *Tracker) forgetLocked(now time.Time) {
+	t.swept = now
 	dead := now.Add(-t.ttl()).UnixNano()
 	for k, b := range t.backends {
 		if b.used.Load() <= dead {

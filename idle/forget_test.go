@@ -84,17 +84,31 @@ func TestTrackerForgetsLeastRecentlyUsed(t *testing.T) {
 }
 
 // TestTrackerForgetsIdleBackends: a backend with no request for TTL is
-// forgotten once new backends come, even under the cap.
+// forgotten once a new backend comes, at the cap or under it.
 func TestTrackerForgetsIdleBackends(t *testing.T) {
-	now := time.Unix(1000, 0)
-	tr := fakeClock(&now)
-	tr.MaxBackends = 4
-	for i := range 4 {
-		tr.ObserveKeepAlive(fmt.Sprintf("http://old%d:80", i), []string{"timeout=5"})
+	tests := []struct {
+		name string
+		max  int
+	}{
+		{name: "at the cap", max: 4},
+		{name: "under the cap", max: 0},
 	}
-	now = now.Add(idle.DefaultTTL)
-	tr.ObserveKeepAlive("http://new:80", []string{"timeout=5"})
-	if n := tr.Backends(); n != 1 {
-		t.Errorf("%d backends remembered, want 1: the others saw no request for a TTL", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1000, 0)
+			tr := fakeClock(&now)
+			tr.MaxBackends = tt.max
+			for i := range 4 {
+				tr.ObserveKeepAlive(fmt.Sprintf("http://old%d:80", i), []string{"timeout=5"})
+			}
+			tr.ObserveKeepAlive("http://kept:80", []string{"timeout=5"})
+			now = now.Add(idle.DefaultTTL / 2)
+			_ = tr.Limit("http://kept:80")
+			now = now.Add(idle.DefaultTTL / 2)
+			tr.ObserveKeepAlive("http://new:80", []string{"timeout=5"})
+			if n := tr.Backends(); n != 2 {
+				t.Errorf("%d backends remembered, want 2: the others saw no request for a TTL", n)
+			}
+		})
 	}
 }

@@ -2,9 +2,6 @@ package idle
 
 import "time"
 
-// The Observe methods are how a Tracker learns; see "Feeding a Tracker" in
-// the package doc for who calls them.
-
 // ObserveKeepAlive learns from the Keep-Alive header values of an HTTP/1.1
 // response that keeps its connection open (not one with Connection:
 // close, which Apache sends without Keep-Alive on a connection's last
@@ -13,6 +10,10 @@ import "time"
 // [Tracker.AskKeepAlive]): then the backend has withdrawn any earlier
 // advertisement, or never made one. It parses only when the header differs
 // from the last one seen.
+//
+// Like the other Observe methods, it is called by package transport for
+// its own connections, and by a caller who shares the Tracker with a
+// client of their own (see "Feeding a Tracker" in the package doc).
 func (t *Tracker) ObserveKeepAlive(key string, values []string) {
 	now := t.clock()
 	t.mu.RLock()
@@ -54,6 +55,8 @@ func (b *backend) sameHeader(values []string) bool {
 // reveal a restart (closes within 50 ms of each other after idle times far
 // apart) are ignored, and undo what the same restart's first closes
 // taught.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 	if idleFor <= 0 {
 		return
@@ -89,6 +92,8 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // connection. A second one within the minute confirms it, for TTL, at the
 // smaller of the two idle times; a reuse that succeeds after idling as
 // long refutes it.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {
 	if idleFor <= 0 || afterWrite > staleAfterWrite {
 		return
@@ -102,6 +107,8 @@ func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {
 // than idleFor. That keeps a single stale-shaped failure from lowering the
 // limit below idle times that work (see [Tracker.ObserveStale]). It counts
 // as a request to the backend.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveReuse(key string, idleFor time.Duration) {
 	if idleFor <= 0 {
 		return

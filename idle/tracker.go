@@ -12,8 +12,8 @@ const (
 	DefaultFloor   = 50 * time.Millisecond
 	DefaultCeiling = 10 * time.Minute
 	DefaultTTL     = 10 * time.Minute
-	// DefaultMaxBackends caps the backends a Tracker remembers: a few
-	// hundred bytes each, so about 2 MB at most.
+	// DefaultMaxBackends caps the backends a Tracker remembers: under
+	// 400 bytes each plus the key, so about 2 MB at most.
 	DefaultMaxBackends = 4096
 )
 
@@ -43,7 +43,8 @@ type Limit struct {
 // its header has not changed: they run on every request.
 //
 // A Tracker remembers at most MaxBackends backends, and forgets a backend
-// that has seen no request for TTL; the limits set with
+// that has seen no request for TTL (checked as new backends come, at most
+// once a TTL, and by [Tracker.Range]); the limits set with
 // [Tracker.Configure] are kept regardless.
 //
 // Create it with [NewTracker]. Its settings are the exported fields: set
@@ -70,6 +71,7 @@ type Tracker struct {
 	mu       sync.RWMutex
 	backends map[string]*backend
 	hosts    map[string]time.Duration // Configure's, never forgotten
+	swept    time.Time                // when backends dead for TTL were last forgotten
 }
 
 type backend struct {
