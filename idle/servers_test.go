@@ -201,9 +201,16 @@ func TestTruncatedAdvertisementAgainstServers(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(learned.Timeout - 20*time.Millisecond)
+			f.mu.Lock()
+			idleFor := time.Since(f.lastDone)
+			f.mu.Unlock()
 			reused, err := f.do(t, http.MethodGet, "/")
-			if err != nil || !reused {
-				t.Errorf("after idling within the limit: reused %v, %v", reused, err)
+			switch {
+			case idleFor > learned.Timeout:
+				// A busy machine overslept: do would have closed it.
+				t.Logf("slept %v past the limit %v; reuse not checked", idleFor, learned.Timeout)
+			case err != nil || !reused:
+				t.Errorf("after idling %v, within the limit: reused %v, %v", idleFor, reused, err)
 			}
 		})
 	}
