@@ -22,7 +22,7 @@ const confirmWindow = time.Minute
 // reason of its own looks the same as one that closed it for being idle.
 // So a single failure lowers the limit only for confirmWindow, and not at
 // all when the backend's other evidence contradicts it (see
-// [backend.contradicts]); a second within confirmWindow confirms it for the
+// Tracker.contradicts); a second within confirmWindow confirms it for the
 // Tracker's TTL. A reuse that succeeded after idling as long refutes it.
 type stale struct {
 	first     observation // unconfirmed; lives for confirmWindow
