@@ -1,21 +1,66 @@
-// Package idle keeps, per backend, how long a pooled keep-alive connection
-// may sit idle before the client must close it, so that the client always
-// closes first and never reuses a connection the backend is closing.
+// Package idle keeps, per backend, how long a pooled keep-alive HTTP/1
+// connection may sit idle before the client must close it, so that the
+// client always closes first and never reuses a connection the backend is
+// closing. HTTP/2 connections are not limited here: they are checked with
+// pings.
 //
 // The effective limit of a backend is
 //
 //	min(configured, advertised, observed) x ratio
 //
-// clamped to [Floor, Ceiling]. Configured limits come from the caller;
-// advertised ones from Keep-Alive: timeout=N, max=M response headers
-// (Node.js, Apache, S3, nginx with its second keepalive_timeout parameter);
-// observed ones from connections the backend closed while idle, whose idle
-// time is an upper bound on the backend's timeout, except closes that
-// reveal a restart (RestartWindow). Observations expire after a TTL so that
-// a limit can rise again when a backend is reconfigured.
+// clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come
+// from the caller. Observations expire after [Tracker.TTL], so that a limit
+// can rise again when a backend is reconfigured.
 //
-// HTTP/1.1 connections are persistent by default, so no Connection:
-// keep-alive request header is added: Apache 2.4 advertises Keep-Alive on
-// persistent HTTP/1.1 responses without it, and servers that stay silent
-// are learned by observation.
+// # Advertised timeouts
+//
+// Advertised timeouts come from Keep-Alive: timeout=N, max=M response
+// headers. Node.js sends one on every response, nginx when its
+// keepalive_timeout has a second parameter, and Apache httpd only to a
+// request that says Connection: keep-alive; Go's http.Server and most
+// others never do. HTTP/1.1 needs no such header for a persistent
+// connection, so a client sends it only to ask: [Tracker.AskKeepAlive]
+// says, cheaply on every request, whether a backend's advertisement is
+// unknown or due for a refresh.
+//
+// N is whole seconds, rounded down: timeout=N means a setting in [N, N+1)
+// seconds, and a close no sooner than N, since Apache closes at its
+// setting and Node.js a second after it. So timeout=N teaches a timeout
+// of N, below or at the real close. timeout=0 means a setting under a
+// second (Apache's KeepAliveTimeout 300ms closes at 300 ms, Node.js's
+// keepAliveTimeout 300 at 1.3 s) and gives no lower bound: the limit is
+// then 50 ms (or Floor, when higher) until a close of the backend's own
+// is observed, which then sizes it alone.
+//
+// # Observed timeouts
+//
+// A connection the backend closed while it sat idle is an upper bound on
+// the backend's timeout ([Tracker.ObserveClosedIdle]), except closes that
+// reveal a restart: many connections closed at once after idle times far
+// apart.
+//
+// A request that failed on a reused connection is evidence only when it
+// has a stale connection's shape ([Tracker.ObserveStale]): no response
+// byte, soon after the request was written. Even then one failure can be
+// a reset of the backend's own, so it needs confirmation by a second
+// before it lowers a limit below what the backend's other evidence says,
+// in particular below idle times after which reuses succeeded
+// ([Tracker.ObserveReuse]); unconfirmed, it lowers the limit for a minute
+// at most.
+//
+// # Feeding a Tracker
+//
+// The Transport of package
+// github.com/resilient-http/resilient/transport feeds its Tracker from
+// every HTTP/1 connection it dials; that is all most users need. The
+// Observe methods are exported for a caller who shares a Tracker between
+// that Transport and a client of their own (another http.Transport, a
+// proxy), and feeds it from that client, with the same facts, so that
+// both learn from each other's connections.
+//
+// # Bounded state
+//
+// A Tracker forgets a backend that has seen no request for TTL, and
+// remembers at most [Tracker.MaxBackends] backends, forgetting the least
+// recently used first; limits set with [Tracker.Configure] are kept.
 package idle

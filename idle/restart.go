@@ -2,14 +2,14 @@ package idle
 
 import "time"
 
-// RestartWindow is how close together two closes of idle connections must
+// restartWindow is how close together two closes of idle connections must
 // be seen for their idle times to be compared. An idle timeout closes
 // connections together only if they went idle together; a restart or a
 // crash closes every connection at once, whatever its idle time. Closes
-// seen within RestartWindow of each other whose idle times differ by more
-// than twice RestartWindow are therefore a restart, not a timeout, and
+// seen within restartWindow of each other whose idle times differ by more
+// than twice restartWindow are therefore a restart, not a timeout, and
 // teach nothing.
-const RestartWindow = 50 * time.Millisecond
+const restartWindow = 50 * time.Millisecond
 
 // closes remembers the last close of an idle connection to a backend, to
 // recognise a restart and undo what its first closes taught.
@@ -25,11 +25,11 @@ type closes struct {
 // reveals the restart.
 func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, restore *observation) {
 	if now.Before(c.until) {
-		c.until = now.Add(RestartWindow)
+		c.until = now.Add(restartWindow)
 		return true, nil
 	}
-	if !c.at.IsZero() && now.Sub(c.at) < RestartWindow && absDiff(idle, c.idle) > 2*RestartWindow {
-		c.until = now.Add(RestartWindow)
+	if !c.at.IsZero() && now.Sub(c.at) < restartWindow && absDiff(idle, c.idle) > 2*restartWindow {
+		c.until = now.Add(restartWindow)
 		return true, &c.before
 	}
 	return false, nil
@@ -38,7 +38,7 @@ func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, res
 // seen records a close that counts as a timeout; bound is the backend's
 // closed bound before it.
 func (c *closes) seen(now time.Time, idle time.Duration, bound observation) {
-	if c.at.IsZero() || now.Sub(c.at) >= RestartWindow {
+	if c.at.IsZero() || now.Sub(c.at) >= restartWindow {
 		c.before = bound
 	}
 	c.at, c.idle = now, idle

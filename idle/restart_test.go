@@ -1,8 +1,10 @@
-package idle
+package idle_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/resilient-http/resilient/idle"
 )
 
 func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
@@ -31,16 +33,16 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Unix(1000, 0)
-			tr := NewTracker()
+			tr := idle.NewTracker()
 			tr.SetClock(func() time.Time { return now })
 			for _, c := range tt.closes {
 				now = now.Add(c.after)
 				tr.ObserveClosedIdle(key, c.idle)
 			}
 			got := tr.Limit(key)
-			want := Limit{}
+			want := idle.Limit{}
 			if tt.want > 0 {
-				want = Limit{Timeout: time.Duration(float64(tt.want) * DefaultRatio), Source: SourceObserved}
+				want = idle.Limit{Timeout: time.Duration(float64(tt.want) * idle.DefaultRatio), Source: idle.SourceObserved}
 			}
 			if got != want {
 				t.Fatalf("Limit = %+v, want %+v", got, want)
@@ -54,19 +56,20 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 func TestRestartKeepsEarlierEvidence(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
-	tr := NewTracker()
+	tr := idle.NewTracker()
 	tr.SetClock(func() time.Time { return now })
-	tr.ObserveStale(key, 8*time.Second)
+	tr.ObserveStale(key, 8*time.Second, 0)
+	tr.ObserveStale(key, 8*time.Second, 0) // confirmed
 	now = now.Add(time.Minute)
 	tr.ObserveClosedIdle(key, 10*time.Second)
 	now = now.Add(time.Minute)
 	tr.ObserveClosedIdle(key, 100*time.Millisecond)
 	tr.ObserveClosedIdle(key, 6*time.Second)
-	if got, want := tr.Limit(key).Timeout, time.Duration(float64(8*time.Second)*DefaultRatio); got != want {
+	if got, want := tr.Limit(key).Timeout, time.Duration(float64(8*time.Second)*idle.DefaultRatio); got != want {
 		t.Fatalf("after the restart the limit is %v, want %v (from the stale reuse)", got, want)
 	}
-	now = now.Add(DefaultTTL - 90*time.Second) // the stale bound expired, the closed one not yet
-	if got, want := tr.Limit(key).Timeout, time.Duration(float64(10*time.Second)*DefaultRatio); got != want {
+	now = now.Add(idle.DefaultTTL - 90*time.Second) // the stale bound expired, the closed one not yet
+	if got, want := tr.Limit(key).Timeout, time.Duration(float64(10*time.Second)*idle.DefaultRatio); got != want {
 		t.Fatalf("once the stale bound expired the limit is %v, want %v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package idle
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,7 +12,15 @@ const (
 	DefaultFloor   = 50 * time.Millisecond
 	DefaultCeiling = 10 * time.Minute
 	DefaultTTL     = 10 * time.Minute
+	// DefaultMaxBackends caps the backends a Tracker remembers: under
+	// 400 bytes each plus the key, so about 2 MB at most.
+	DefaultMaxBackends = 4096
 )
+
+// underSecondLimit is the limit of a backend that advertised timeout=0 (a
+// setting under a second) until a close it was seen to make sizes it: the
+// advertisement gives no lower bound, so only a short limit is safe.
+const underSecondLimit = DefaultFloor
 
 // Limit is the effective idle limit of a backend. A zero Timeout means no
 // limit is known.
@@ -27,164 +36,215 @@ type Limit struct {
 }
 
 // Tracker keeps the idle limit of each backend, keyed by
-// "scheme://host:port" (see Key). Its methods are safe for concurrent use;
-// Limit and ObserveKeepAlive do not allocate once a backend is known and
-// its header has not changed.
+// "scheme://host:port" (see [Key]), from what its Observe methods are told
+// (see the package doc for the rules). Its methods are safe for concurrent
+// use. [Tracker.Limit], [Tracker.AskKeepAlive], [Tracker.ObserveReuse] and
+// [Tracker.ObserveKeepAlive] do not allocate once a backend is known and
+// its header has not changed: they run on every request.
 //
-// Create it with NewTracker; settings must be made before first use.
+// A Tracker remembers at most MaxBackends backends, and forgets a backend
+// that has seen no request for TTL (checked as new backends come, at most
+// once a TTL, and by [Tracker.Range]); the limits set with
+// [Tracker.Configure] are kept regardless.
+//
+// Create it with [NewTracker]. Its settings are the exported fields: set
+// them before first use, and not afterwards. The Tracker never writes them.
 type Tracker struct {
-	// Ratio scales the smallest known timeout, so the client closes first.
+	// Ratio scales the smallest known timeout, so the client closes
+	// first. Values outside (0, 1] mean DefaultRatio.
 	Ratio float64
-	// Floor and Ceiling clamp the effective limit.
+	// Floor and Ceiling clamp the effective limit; a zero Ceiling means
+	// none.
 	Floor, Ceiling time.Duration
-	// TTL is how long an observation lowers a limit.
+	// TTL is how long an observation lowers a limit, and how long a
+	// backend that sees no request is remembered. Zero or less means
+	// DefaultTTL.
 	TTL time.Duration
 	// Configured applies to every backend without a per-host setting.
 	Configured time.Duration
+	// MaxBackends caps the backends remembered; beyond it the least
+	// recently used are forgotten. Zero or less means DefaultMaxBackends.
+	MaxBackends int
 
-	now func() time.Time
+	now func() time.Time // nil: time.Now; replaced by tests
 
 	mu       sync.RWMutex
 	backends map[string]*backend
+	hosts    map[string]time.Duration // Configure's, never forgotten
+	swept    time.Time                // when backends dead for TTL were last forgotten
 }
 
 type backend struct {
-	configured  time.Duration
+	// Written under the read lock, so that the hot path does not take
+	// the write lock.
+	used     atomic.Int64 // UnixNano of the last request seen
+	answered atomic.Int64 // UnixNano of the last Keep-Alive answer; zero: none yet
+
 	advertised  KeepAlive
-	rawHeader   string
+	rawHeader   string      // the last header, when it had one value
 	closed      observation // the backend closed an idle connection
-	stale       observation // a reused connection was found closed
 	closes      closes
+	reuse       observation // the longest idle a reused connection survived
+	stale       stale
 	effective   Limit
 	effectiveAt time.Time // when the effective limit stops being valid; zero: never
 }
 
-// NewTracker returns a Tracker with the default ratio, floor, ceiling and TTL.
+// NewTracker returns a Tracker with the default settings.
 func NewTracker() *Tracker {
-	return &Tracker{Ratio: DefaultRatio, Floor: DefaultFloor, Ceiling: DefaultCeiling, TTL: DefaultTTL, now: time.Now, backends: map[string]*backend{}}
+	return &Tracker{
+		Ratio:       DefaultRatio,
+		Floor:       DefaultFloor,
+		Ceiling:     DefaultCeiling,
+		TTL:         DefaultTTL,
+		MaxBackends: DefaultMaxBackends,
+	}
 }
 
-// SetClock replaces the clock used to expire observations (for tests).
-func (t *Tracker) SetClock(now func() time.Time) { t.now = now }
-
-// Configure sets the configured idle timeout of one backend.
+// Configure sets the configured idle timeout of one backend, overriding
+// Configured for it; zero or less removes the setting.
 func (t *Tracker) Configure(key string, d time.Duration) {
-	t.update(key, func(b *backend) { b.configured = d })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d <= 0 {
+		delete(t.hosts, key)
+	} else {
+		if t.hosts == nil {
+			t.hosts = map[string]time.Duration{}
+		}
+		t.hosts[key] = d
+	}
+	if b := t.backends[key]; b != nil {
+		t.refreshLocked(key, b, t.clock())
+	}
 }
 
-// Limit returns the effective idle limit of the backend key.
-func (t *Tracker) Limit(key string) Limit {
+// Limit returns the effective idle limit of the backend key. It counts as
+// a request to the backend, which is remembered from then on.
+func (t *Tracker) Limit(key string) Limit { return t.limit(key, true) }
+
+func (t *Tracker) limit(key string, touch bool) Limit {
+	now := t.clock()
 	t.mu.RLock()
 	b := t.backends[key]
-	var l Limit
-	stale := false
-	if b != nil {
-		l = b.effective
-		stale = !b.effectiveAt.IsZero() && !t.now().Before(b.effectiveAt)
+	if b == nil && !touch {
+		var unknown backend
+		l := t.compute(&unknown, t.hosts[key])
+		t.mu.RUnlock()
+		return l
 	}
-	t.mu.RUnlock()
 	if b == nil {
-		return t.compute(&backend{})
+		// A request to a new backend: remember it, so that Range reports
+		// it, and learn from its responses.
+		t.mu.RUnlock()
+		t.update(key, now, true, func(*backend) {})
+		return t.limit(key, false)
 	}
-	if stale {
-		t.update(key, func(*backend) {})
-		return t.Limit(key)
+	if touch {
+		b.used.Store(now.UnixNano())
 	}
-	return l
-}
-
-// ObserveKeepAlive learns from the Keep-Alive header values of a response.
-// It only parses when the header differs from the last one seen.
-func (t *Tracker) ObserveKeepAlive(key string, values []string) {
-	if len(values) == 0 {
-		return
-	}
-	t.mu.RLock()
-	b := t.backends[key]
-	same := b != nil && len(values) == 1 && b.rawHeader == values[0]
+	l, valid := b.effective, b.effectiveAt.IsZero() || now.Before(b.effectiveAt)
 	t.mu.RUnlock()
-	if same {
-		return
+	if valid {
+		return l
 	}
-	ka := ParseKeepAlive(values)
-	t.update(key, func(b *backend) {
-		b.advertised = ka
-		if len(values) == 1 {
-			b.rawHeader = values[0]
-		}
-	})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refreshLocked(key, b, now)
+	return b.effective
 }
 
-// ObserveClosedIdle records that the backend closed a connection that had
-// been idle for idleFor, seen as it happened: the backend's timeout is at
-// most that. Closes that reveal a restart (see RestartWindow) are ignored,
-// and undo what the same restart's first closes taught.
-func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
-	if idleFor <= 0 {
-		return
+// AskKeepAlive reports whether a request to the backend key should ask for
+// its Keep-Alive advertisement with a Connection: keep-alive header, as
+// Apache httpd advertises only to requests that ask: while nothing is
+// known of the backend's advertisement, and once a minute after its last
+// answer, so that a changed or withdrawn advertisement is seen. It counts
+// as a request to the backend.
+func (t *Tracker) AskKeepAlive(key string) bool {
+	now := t.clock().UnixNano()
+	var answered int64
+	t.mu.RLock()
+	if b := t.backends[key]; b != nil {
+		b.used.Store(now)
+		answered = b.answered.Load()
 	}
-	t.update(key, func(b *backend) {
-		now := t.now()
-		if restart, restore := b.closes.restart(now, idleFor); restart {
-			if restore != nil {
-				b.closed = *restore
-			}
-			return
-		}
-		b.closes.seen(now, idleFor, b.closed)
-		b.closed.lower(idleFor, now, t.TTL)
-	})
+	t.mu.RUnlock()
+	return answered == 0 || now-answered >= int64(advertisementRefresh)
 }
 
-// ObserveStale records that a reused connection to the backend failed as
-// one the backend had closed, after it had been idle for idleFor: the
-// backend's timeout is at most that. When the backend closed it is not
-// known, so no restart can be recognised.
-func (t *Tracker) ObserveStale(key string, idleFor time.Duration) {
-	if idleFor <= 0 {
-		return
-	}
-	t.update(key, func(b *backend) { b.stale.lower(idleFor, t.now(), t.TTL) })
-}
+// advertisementRefresh is how long after a backend's last answer
+// AskKeepAlive asks again.
+const advertisementRefresh = time.Minute
 
-func (t *Tracker) update(key string, f func(*backend)) {
+// update runs f on the backend key, remembered from now on, and computes
+// its limit again. touch counts it as a request.
+func (t *Tracker) update(key string, now time.Time, touch bool, f func(*backend)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.backends[key]
 	if b == nil {
-		b = &backend{}
-		t.backends[key] = b
+		b = t.insertLocked(key, now)
+	}
+	if touch {
+		b.used.Store(now.UnixNano())
 	}
 	f(b)
-	now := t.now()
-	b.effectiveAt = time.Time{}
-	for _, o := range []*observation{&b.closed, &b.stale} {
-		if exp := o.expire(now, t.TTL); !exp.IsZero() && (b.effectiveAt.IsZero() || exp.Before(b.effectiveAt)) {
-			b.effectiveAt = exp
-		}
-	}
-	b.effective = t.compute(b)
+	t.refreshLocked(key, b, now)
 }
 
-func (t *Tracker) compute(b *backend) Limit {
+// refreshLocked forgets what expired and computes b's limit again.
+func (t *Tracker) refreshLocked(key string, b *backend, now time.Time) {
+	b.effectiveAt = b.expire(now, t.ttl())
+	b.effective = t.compute(b, t.hosts[key])
+}
+
+// expire forgets b's expired observations and returns when the next one
+// expires; zero: none will.
+func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
+	for _, exp := range [...]time.Time{
+		b.closed.expire(now, ttl),
+		b.reuse.expire(now, ttl),
+		b.stale.confirmed.expire(now, ttl),
+		b.stale.first.expire(now, confirmWindow),
+	} {
+		if !exp.IsZero() && (next.IsZero() || exp.Before(next)) {
+			next = exp
+		}
+	}
+	return next
+}
+
+// compute applies the rules of the package doc to what b holds; configured
+// is the backend's own setting, zero if none.
+func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	l := Limit{MaxRequests: b.advertised.MaxRequests}
 	pick := func(d time.Duration, s Source) {
 		if d > 0 && (l.Timeout == 0 || d < l.Timeout) {
 			l.Timeout, l.Source = d, s
 		}
 	}
-	configured := b.configured
 	if configured == 0 {
 		configured = t.Configured
 	}
 	pick(configured, SourceConfigured)
 	pick(b.advertised.Timeout, SourceAdvertised)
+	// timeout=0 says "under a second", no lower bound: until a close
+	// sizes it, only a short limit is safe.
+	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0
 	pick(b.closed.d, SourceObserved)
-	pick(b.stale.d, SourceObserved)
+	pick(b.stale.confirmed.d, SourceObserved)
+	if d := b.stale.first.d; d > 0 && !t.contradicts(b, d) {
+		pick(d, SourceObserved)
+	}
+	if l.Timeout > 0 {
+		l.Timeout = time.Duration(float64(l.Timeout) * t.ratio())
+	}
+	if underSecond && (l.Timeout == 0 || underSecondLimit < l.Timeout) {
+		l.Timeout, l.Source = underSecondLimit, SourceAdvertised
+	}
 	if l.Timeout == 0 {
 		return l
 	}
-	l.Timeout = time.Duration(float64(l.Timeout) * t.Ratio)
 	l.Timeout = max(l.Timeout, t.Floor)
 	if t.Ceiling > 0 {
 		l.Timeout = min(l.Timeout, t.Ceiling)
@@ -192,16 +252,34 @@ func (t *Tracker) compute(b *backend) Limit {
 	return l
 }
 
-// Range calls f with the effective limit of every backend the Tracker
-// knows, for telemetry that reports them all. f may call the Tracker.
-func (t *Tracker) Range(f func(key string, l Limit)) {
-	t.mu.RLock()
-	keys := make([]string, 0, len(t.backends))
-	for k := range t.backends {
-		keys = append(keys, k)
+// contradicts reports whether an unconfirmed stale bound d is far below
+// what b's other evidence says, so that it needs a second failure before
+// it applies: the limit it sets would stop reuses that have been seen to
+// succeed, or d is under the advertised timeout, or under half the idle
+// time after which the backend was seen to close a connection.
+func (t *Tracker) contradicts(b *backend, d time.Duration) bool {
+	return time.Duration(float64(d)*t.ratio()) < b.reuse.d ||
+		d < b.advertised.Timeout ||
+		d < b.closed.d/2
+}
+
+func (t *Tracker) ratio() float64 {
+	if t.Ratio > 0 && t.Ratio <= 1 {
+		return t.Ratio
 	}
-	t.mu.RUnlock()
-	for _, k := range keys {
-		f(k, t.Limit(k))
+	return DefaultRatio
+}
+
+func (t *Tracker) ttl() time.Duration {
+	if t.TTL > 0 {
+		return t.TTL
 	}
+	return DefaultTTL
+}
+
+func (t *Tracker) clock() time.Time {
+	if t.now != nil {
+		return t.now()
+	}
+	return time.Now()
 }

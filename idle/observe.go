@@ -1,0 +1,133 @@
+package idle
+
+import "time"
+
+// ObserveKeepAlive learns from the Keep-Alive header values of an HTTP/1.1
+// response that keeps its connection open (not one with Connection:
+// close, which Apache sends without Keep-Alive on a connection's last
+// request). Pass every response that has the header; pass one without it,
+// with no values, only when its request asked (see
+// [Tracker.AskKeepAlive]): then the backend has withdrawn any earlier
+// advertisement, or never made one. It parses only when the header differs
+// from the last one seen.
+//
+// Like the other Observe methods, it is called by package transport for
+// its own connections, and by a caller who shares the Tracker with a
+// client of their own (see "Feeding a Tracker" in the package doc).
+func (t *Tracker) ObserveKeepAlive(key string, values []string) {
+	now := t.clock()
+	t.mu.RLock()
+	b := t.backends[key]
+	same := b != nil && b.sameHeader(values)
+	if same {
+		b.used.Store(now.UnixNano())
+		b.answered.Store(now.UnixNano())
+	}
+	t.mu.RUnlock()
+	if same {
+		return
+	}
+	ka := ParseKeepAlive(values)
+	raw := ""
+	if len(values) == 1 {
+		raw = values[0]
+	}
+	t.update(key, now, true, func(b *backend) {
+		b.advertised, b.rawHeader = ka, raw
+		b.answered.Store(now.UnixNano())
+	})
+}
+
+// sameHeader reports whether values say what b already learned from them.
+func (b *backend) sameHeader(values []string) bool {
+	switch len(values) {
+	case 0:
+		return b.advertised == KeepAlive{}
+	case 1:
+		return values[0] != "" && values[0] == b.rawHeader
+	}
+	return false
+}
+
+// ObserveClosedIdle records that the backend closed a connection that had
+// been idle for idleFor, seen as it happened (a pending read on the idle
+// connection returned): the backend's timeout is at most that. Closes that
+// reveal a restart (closes within 50 ms of each other after idle times far
+// apart) are ignored, and undo what the same restart's first closes
+// taught.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
+func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
+	if idleFor <= 0 {
+		return
+	}
+	now := t.clock()
+	t.update(key, now, false, func(b *backend) {
+		if restart, restore := b.closes.restart(now, idleFor); restart {
+			if restore != nil {
+				b.closed = *restore
+			}
+			return
+		}
+		b.closes.seen(now, idleFor, b.closed)
+		b.closed.lower(idleFor, now, t.ttl())
+	})
+}
+
+// ObserveStale records a request that failed on a reused HTTP/1
+// connection, idle for idleFor before the request, without a byte of
+// response, afterWrite after the request had been written (zero or less
+// when the write itself failed): the shape of a connection the backend
+// closed while it sat idle. The caller checks the first three facts; the
+// Tracker learns only when afterWrite is at most 200 ms, since a stale
+// connection fails within a round trip of the write, while a later failure
+// came from a backend that took the request and worked on it.
+//
+// Even so, one such failure may be a reset for a reason of the backend's
+// own. It lowers the limit for a minute at most, and not at all when it
+// is far below the backend's other evidence: when the limit it would set
+// is shorter than an idle time after which a reuse succeeded
+// ([Tracker.ObserveReuse]), or it is under the advertised timeout, or
+// under half the idle time after which the backend was seen to close a
+// connection. A second one within the minute confirms it, for TTL, at the
+// smaller of the two idle times; a reuse that succeeds after idling as
+// long refutes it.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
+func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {
+	if idleFor <= 0 || afterWrite > staleAfterWrite {
+		return
+	}
+	now := t.clock()
+	t.update(key, now, false, func(b *backend) { b.stale.observe(idleFor, now, t.ttl()) })
+}
+
+// ObserveReuse records that a request on a reused HTTP/1 connection, idle
+// for idleFor before it, got a response: the backend's timeout is longer
+// than idleFor. That keeps a single stale-shaped failure from lowering the
+// limit below idle times that work (see [Tracker.ObserveStale]). It counts
+// as a request to the backend.
+//
+// Package transport calls it; so may a caller feeding a shared Tracker.
+func (t *Tracker) ObserveReuse(key string, idleFor time.Duration) {
+	if idleFor <= 0 {
+		return
+	}
+	now := t.clock()
+	ttl := t.ttl()
+	t.mu.RLock()
+	b := t.backends[key]
+	known := b != nil && idleFor <= b.reuse.d &&
+		(now.Sub(b.reuse.at) < ttl/2 || idleFor < b.reuse.d/2) && !b.stale.refutedBy(idleFor)
+	if b != nil {
+		b.used.Store(now.UnixNano())
+	}
+	t.mu.RUnlock()
+	if known {
+		return
+	}
+	t.update(key, now, true, func(b *backend) {
+		b.reuse.raise(idleFor, now, ttl)
+		b.stale.refute(idleFor)
+	})
+}
