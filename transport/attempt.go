@@ -38,10 +38,12 @@ type attemptTrace struct {
 	gotConn  bool
 	reused   bool
 	isHTTP2  bool
+	asked    bool // the request asked for Keep-Alive: an answer without it counts
 
 	gotHeader bool
 	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
 	wroteReq  atomic.Bool   // set from the base transport's writer goroutine
+	wroteAt   atomic.Int64  // UnixNano when the request was written; stored before wroteReq
 
 	bodyOnce sync.Once
 	body     io.ReadCloser // the base transport's response body
@@ -62,6 +64,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a.trace.WroteRequest = a.wroteRequestHook
 	a.tel = t.tel.Start(req, n)
 	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
+	a.asked = t.askKeepAlive(r)
 	a.sent = watchBody(r)
 	a.tel.Inject(r)
 	resp, err := t.base.RoundTrip(r)
@@ -128,7 +131,7 @@ func (a *attemptTrace) baseResent() {
 	a.earlier = max(a.earlier, a.progress().Stage())
 	a.tel.BaseResent(a.reused, a.idleFor)
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
-		a.t.observeStale(c.key, a.idleFor)
+		a.t.observeStale(c.key, a.idleFor, a.sinceWrite())
 	}
 	// net/http waits for the failed connection's writer before resending,
 	// so no late WroteRequest of the first connection can follow.
@@ -138,8 +141,18 @@ func (a *attemptTrace) baseResent() {
 
 func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {
 	if info.Err == nil {
+		a.wroteAt.Store(time.Now().UnixNano())
 		a.wroteReq.Store(true)
 	}
+}
+
+// sinceWrite is how long ago the request was written; zero when it was
+// not (the write failed), as idle.Tracker.ObserveStale takes it.
+func (a *attemptTrace) sinceWrite() time.Duration {
+	if !a.wroteReq.Load() {
+		return 0
+	}
+	return time.Duration(time.Now().UnixNano() - a.wroteAt.Load())
 }
 
 // progress snapshots what the attempt has done so far.
@@ -185,7 +198,7 @@ func (a *attemptTrace) fail(err error) *attempt.Error {
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
 		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
-		a.t.observeStale(a.conn.key, e.IdleFor)
+		a.t.observeStale(a.conn.key, e.IdleFor, a.sinceWrite())
 	}
 	a.tel.Failed(telemetry.Failure{
 		Stage: e.Stage.String(), Kind: e.Kind.String(),
@@ -207,8 +220,16 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		}
 	}
 	tracked := a.conn != nil && !a.isHTTP2
-	if ka := resp.Header["Keep-Alive"]; tracked && len(ka) > 0 {
+	if ka := resp.Header["Keep-Alive"]; tracked && !resp.Close && (len(ka) > 0 || a.asked) {
+		// After asking, no header is an answer too: the backend does not
+		// advertise (any more).
 		a.t.observeKeepAlive(a.conn.key, ka)
+	}
+	if tracked && a.reused && a.idleFor > 0 {
+		// The backend answered on a connection idle that long: its timeout
+		// is longer, which keeps one stray reset from lowering the limit
+		// below it.
+		a.t.observeReuse(a.conn.key, a.idleFor)
 	}
 	switch {
 	case resp.StatusCode == http.StatusSwitchingProtocols:

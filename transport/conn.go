@@ -298,6 +298,39 @@ func trackedConn(nc net.Conn) *conn {
 // backendKey names the backend a URL points at; see idle.Key.
 func backendKey(u *url.URL) string { return idle.Key(u) }
 
+// maxCachedKeys bounds the backend keys a Transport caches, as the idle
+// tracker bounds the backends it remembers.
+const maxCachedKeys = idle.DefaultMaxBackends
+
+// keyCache names backends by the scheme and host a URL gives, so that the
+// hot path finds a request's backend without building a string.
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[hostOf]string
+}
+
+// hostOf is a URL's backend as written: the cache's key.
+type hostOf struct{ scheme, host string }
+
+// of returns backendKey(u), from the cache when it can.
+func (k *keyCache) of(u *url.URL) string {
+	h := hostOf{u.Scheme, u.Host}
+	k.mu.RLock()
+	key, ok := k.m[h]
+	k.mu.RUnlock()
+	if ok {
+		return key
+	}
+	key = backendKey(u)
+	k.mu.Lock()
+	if k.m == nil || len(k.m) >= maxCachedKeys {
+		k.m = make(map[hostOf]string) // full: start over rather than grow
+	}
+	k.m[h] = key
+	k.mu.Unlock()
+	return key
+}
+
 // peerKey names the backend whose idle limits a connection follows: the
 // peer at its other end, which sends the Keep-Alive headers and closes it
 // when idle. addr is the address the base transport dialed for it, u the
@@ -314,7 +347,7 @@ func (t *Transport) peerKey(addr string, u *url.URL) string {
 			return idle.Key(&url.URL{Scheme: scheme, Host: addr})
 		}
 	}
-	return backendKey(u)
+	return t.keys.of(u)
 }
 
 // proxies remembers the HTTP proxies the base transport's Proxy function
@@ -324,6 +357,7 @@ func (t *Transport) peerKey(addr string, u *url.URL) string {
 type proxies struct {
 	mu     sync.RWMutex
 	byAddr map[string]string // dialed address -> "http" or "https"
+	some   atomic.Bool       // byAddr is not empty
 }
 
 // watch makes base, our own clone, report the HTTP proxies its Proxy
@@ -368,8 +402,12 @@ func (p *proxies) seen(u *url.URL) {
 		p.byAddr = map[string]string{}
 	}
 	p.byAddr[addr] = u.Scheme
+	p.some.Store(true)
 	p.mu.Unlock()
 }
+
+// any reports whether the base transport has named an HTTP proxy.
+func (p *proxies) any() bool { return p.some.Load() }
 
 // scheme returns the scheme of the HTTP proxy at the dialed address addr,
 // or "" when no proxy is known there.
@@ -393,9 +431,17 @@ func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
 }
 
 // observeStale records that a reused connection to the backend key failed
-// as one the backend had closed after it had been idle for idleFor.
-func (t *Transport) observeStale(key string, idleFor time.Duration) {
-	t.learn(key, func() { t.idle.ObserveStale(key, idleFor) })
+// as one the backend had closed after it had been idle for idleFor,
+// afterWrite after the request was written (zero: the write failed); see
+// idle.Tracker.ObserveStale for which failures teach.
+func (t *Transport) observeStale(key string, idleFor, afterWrite time.Duration) {
+	t.learn(key, func() { t.idle.ObserveStale(key, idleFor, afterWrite) })
+}
+
+// observeReuse records that a reused connection to the backend key, idle
+// for idleFor, carried a response: the backend's timeout is longer.
+func (t *Transport) observeReuse(key string, idleFor time.Duration) {
+	t.learn(key, func() { t.idle.ObserveReuse(key, idleFor) })
 }
 
 // learn runs observe, and reports the backend's limit when it changed and
@@ -408,6 +454,27 @@ func (t *Transport) learn(key string, observe func()) {
 	before := t.idle.Limit(key)
 	observe()
 	t.tel.LimitLearned(key, before, t.idle.Limit(key))
+}
+
+// askKeepAlive adds Connection: keep-alive to r, our own copy of the
+// caller's request, while its backend's advertisement is unknown or due
+// for a refresh, and reports whether it did. Apache httpd advertises its
+// idle timeout only to a request that says so; asking copies the header
+// map, so it is not done on every request. The caller's own Connection
+// header or Close is left alone, and so is a request through an HTTP
+// proxy, whose answer would describe the proxy and never the backend
+// asked about. HTTP/2 drops the header.
+func (t *Transport) askKeepAlive(r *http.Request) bool {
+	if r.Close || len(r.Header["Connection"]) > 0 || t.proxies.any() || !t.idle.AskKeepAlive(t.keys.of(r.URL)) {
+		return false
+	}
+	h := r.Header.Clone()
+	if h == nil {
+		h = make(http.Header, 1)
+	}
+	h["Connection"] = []string{"keep-alive"}
+	r.Header = h
+	return true
 }
 
 // observeKeepAlive learns from a response's Keep-Alive header values.

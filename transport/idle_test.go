@@ -37,6 +37,11 @@ func goServer(t *testing.T, idleTimeout time.Duration, h http.HandlerFunc) *url.
 func do(t *testing.T, rt http.RoundTripper, method string, u *url.URL) error {
 	t.Helper()
 	req, _ := http.NewRequest(method, u.String(), strings.NewReader("x"))
+	return doReq(rt, req)
+}
+
+// doReq sends req and reads the whole response.
+func doReq(rt http.RoundTripper, req *http.Request) error {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return err

@@ -71,8 +71,9 @@ type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
 
-	traceKey any     // httptrace's context key, see traceContext
-	proxies  proxies // the HTTP proxies the base sends through, see peerKey
+	traceKey any      // httptrace's context key, see traceContext
+	proxies  proxies  // the HTTP proxies the base sends through, see peerKey
+	keys     keyCache // backend keys by URL scheme and host
 
 	retry   retry.Policy // normalized; unused when noRetry
 	noRetry bool

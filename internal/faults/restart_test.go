@@ -387,7 +387,7 @@ func TestBackendDown(t *testing.T) {
 // TestRestartTeachesNoIdleLimit restarts the backend while the client
 // holds two pooled connections that went idle at different times (one
 // idle for 300ms, one just used). Their closes arrive together: a timeout
-// cannot do that, a restart does (idle.RestartWindow). Asserted for
+// cannot do that, a restart does (the idle package's restart window). Asserted for
 // transport.New: the backend's idle limit is the same after the restart
 // as before it, not one learned from the closes.
 func TestRestartTeachesNoIdleLimit(t *testing.T) {
