@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/internal/attempt"
+	"github.com/resilient-http/resilient/retry"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -37,7 +38,7 @@ type attemptTrace struct {
 	read0     int64
 	wroteReq  atomic.Bool // set from the base transport's writer goroutine
 	gotHeader bool
-	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
+	earlier   retry.Stage // how far the attempt got on connections the base gave up on
 
 	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
@@ -177,12 +178,12 @@ func (a *attemptTrace) fail(err error) error {
 	if !a.gotHeader {
 		p.Invalid = attempt.Invalid(a.req)
 	}
-	e := attempt.Classify(err, p)
+	e := classify(err, p)
 	e = blameBody(e, a.sent) // before learning: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
-		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
+		(e.Kind == retry.KindEOF || e.Kind == retry.KindReset || e.Kind == retry.KindServerClosedIdle) {
 		a.t.observeStale(a.conn.key, e.IdleFor)
 	}
 	a.t.tel.failed(a.req.Context(), a.span, a.req, e)

@@ -23,7 +23,6 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	base      *http.Transport
 	retry     retry.Policy
-	noRetry   bool
 	budget    *retry.Budget
 	idle      idleConfig
 	telemetry telemetryConfig

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
-	"github.com/resilient-http/resilient/internal/attempt"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -117,7 +116,7 @@ func method(req *http.Request) string {
 // success.
 func errorType(resp *http.Response, err error) string {
 	if err != nil {
-		var e *attempt.Error
+		var e *AttemptError
 		if errors.As(err, &e) {
 			return e.Kind.String()
 		}
@@ -147,7 +146,7 @@ func (tm *telemetry) recordDuration(ctx context.Context, start time.Time, req *h
 }
 
 // countFailure counts a failed attempt by stage and kind.
-func (tm *telemetry) countFailure(ctx context.Context, req *http.Request, e *attempt.Error) {
+func (tm *telemetry) countFailure(ctx context.Context, req *http.Request, e *AttemptError) {
 	if !tm.failures.Enabled(ctx) {
 		return
 	}

@@ -113,7 +113,7 @@ const attrUnprocessed = attribute.Key("resilient.attempt.unprocessed")
 
 // failed records a classified failure on the span and in the failures
 // counter.
-func (tm *telemetry) failed(ctx context.Context, span trace.Span, req *http.Request, e *attempt.Error) {
+func (tm *telemetry) failed(ctx context.Context, span trace.Span, req *http.Request, e *AttemptError) {
 	tm.countFailure(ctx, req, e)
 	if span == nil || !span.IsRecording() {
 		return

@@ -74,11 +74,10 @@ type Transport struct {
 	traceKey any     // httptrace's context key, see traceContext
 	proxies  proxies // the HTTP proxies the base sends through, see peerKey
 
-	retry   retry.Policy // normalized; unused when noRetry
-	noRetry bool
-	budget  *retry.Budget
-	idle    *idle.Tracker
-	tel     *telemetry
+	retry  retry.Policy // zero fields filled in by New
+	budget *retry.Budget
+	idle   *idle.Tracker
+	tel    *telemetry
 }
 
 // New returns a Transport configured by opts. Without WithBase it wraps a
@@ -90,7 +89,6 @@ func New(opts ...Option) *Transport {
 	t := &Transport{
 		traceKey: learnTraceKey(),
 		retry:    cfg.retry,
-		noRetry:  cfg.noRetry,
 		budget:   cfg.budget,
 		idle:     cfg.idle.newTracker(),
 	}
@@ -111,25 +109,12 @@ func New(opts ...Option) *Transport {
 // RoundTrip implements http.RoundTripper. The response's Request is req,
 // as with net/http, never the copy an attempt sent.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var resp *http.Response
-	var err error
-	if t.noRetry {
-		resp, err = t.roundTripSingle(req)
-	} else {
-		resp, err = t.roundTripRetry(req)
-	}
+	resp, err := t.roundTripRetry(req)
 	if resp != nil {
 		// The attempt's copy carries our httptrace hooks in its context: a
 		// request built on it would run them again.
 		resp.Request = req
 	}
-	return resp, err
-}
-
-// roundTripSingle runs exactly one attempt.
-func (t *Transport) roundTripSingle(req *http.Request) (*http.Response, error) {
-	resp, span, err := t.roundTripOnce(req, 1)
-	endFailed(span, err)
 	return resp, err
 }
 
