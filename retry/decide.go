@@ -39,14 +39,40 @@ type Decision struct {
 }
 
 // Decide decides, after attempt a of a request, whether it runs again, how
-// long to wait first, or why it stops. It is the only place that does: the
-// transport runs an attempt, asks Decide, waits, and repeats. now is the
-// current time; s is the request's State, which Decide updates.
+// long to wait first, or why it stops. It is the only place that decides:
+// the transport runs an attempt, asks Decide, waits, and repeats. now is
+// the current time; s is the request's State, which Decide updates. Zero
+// fields of p mean their defaults.
 //
-// A retry of a failure before the response headers that owes nothing to the
-// backend (the peer dropped a pooled connection, or refused the request in
-// the protocol) runs at once; a retried response waits as long as its
-// Retry-After says (429 and 503); other retries wait for the BackOff.
+// The rules, in order; the first that applies decides:
+//   - a response whose status is not in Statuses is the result;
+//   - a done context stops (ErrContextDone): the request's context, not
+//     the attempt's error, since a timeout of the base transport ends only
+//     the attempt;
+//   - an error that is no Failure stops (ErrPolicy), and so do failures
+//     that repeating cannot cure: the caller's request body failing to
+//     read, an invalid request, a server certificate that fails
+//     verification, a host that DNS said twice does not exist;
+//   - a failure after the response headers stops: the body had started;
+//   - a response with a status in Statuses is retried for an idempotent
+//     request (see Idempotent) only, after its Retry-After when the status
+//     is 429 or 503, and stops if that is longer than MaxRetryAfter;
+//   - a failure before the response headers is retried for any request
+//     once DNS said the host does not exist (a first time, costing no
+//     Budget token), or when the attempt provably never reached the server
+//     (Failure.Unprocessed), for an idempotent request, or when the Hook
+//     (WithHook's, or else Policy.Hook) allows it; otherwise it stops;
+//   - MaxAttempts attempts stop (ErrMaxAttempts), and so does a body
+//     streamed past BodyLimit (ErrBodyNotReplayable);
+//   - the wait is none after a stale pooled connection or a refusal in
+//     the protocol (the connection was at fault, not the backend), the
+//     Retry-After when there is one, or else the BackOff's next interval;
+//     a BackOff that says stop, or a wait past MaxElapsed since the first
+//     failure, stops (ErrMaxAttempts);
+//   - a wait that ends past the context's deadline stops
+//     (ErrDeadlineTooNear) rather than wait for nothing;
+//   - a retry that costs a token stops when the backend's Budget denies it
+//     (ErrBudgetExhausted).
 func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 	// A response with a status the policy does not retry is the result.
 	// It is the only rule a successful attempt meets, and allocates nothing.

@@ -8,9 +8,9 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Policy says which failed attempts are repeated and how long to wait
-// before each retry; Decide applies it. The zero value of a field means
-// its default; Default returns a Policy with every default spelled out.
+// Policy holds the settings of the retry rules, which [Policy.Decide]
+// states and applies. The zero value of a field means its default; Default
+// returns a Policy with every default spelled out.
 type Policy struct {
 	// MaxAttempts bounds the attempts, the first included. Default 3; 1
 	// disables retries.

@@ -54,6 +54,3 @@ func (t *Transport) observeClosedByLimit(key string) { t.tel.connClosed(key, tru
 func (t *Transport) IdleLimit(u *url.URL) idle.Limit {
 	return t.idle.Limit(idle.Key(u))
 }
-
-// IdleTracker returns the tracker holding the idle limits of this Transport.
-func (t *Transport) IdleTracker() *idle.Tracker { return t.idle }
