@@ -11,7 +11,7 @@ import (
 // maxRetryAfter is the longest wait ParseRetryAfter reports: one year.
 const maxRetryAfter = 365 * 24 * time.Hour
 
-func TestRetryAfter(t *testing.T) {
+func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
@@ -53,13 +53,13 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestRetryAfterNilResponse(t *testing.T) {
+func TestParseRetryAfterNilResponse(t *testing.T) {
 	if d, ok := retry.ParseRetryAfter(nil, time.Now()); d != 0 || ok {
-		t.Fatalf("RetryAfter(nil) = %s, %v, want 0, false", d, ok)
+		t.Fatalf("ParseRetryAfter(nil) = %s, %v, want 0, false", d, ok)
 	}
 }
 
-func FuzzRetryAfter(f *testing.F) {
+func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	for _, s := range []string{
 		"0",
@@ -84,10 +84,10 @@ func FuzzRetryAfter(f *testing.F) {
 			t.Fatalf("ParseRetryAfter(%q) = %s, false: want 0 when not ok", header, d)
 		}
 		if d < 0 || d > maxRetryAfter {
-			t.Fatalf("RetryAfter(%q, %s) = %s, outside [0, %s]", header, now, d, maxRetryAfter)
+			t.Fatalf("ParseRetryAfter(%q, %s) = %s, outside [0, %s]", header, now, d, maxRetryAfter)
 		}
 		if d2, ok2 := retry.ParseRetryAfter(resp, now); d2 != d || ok2 != ok {
-			t.Fatalf("RetryAfter(%q, %s) = %s, %v then %s, %v", header, now, d, ok, d2, ok2)
+			t.Fatalf("ParseRetryAfter(%q, %s) = %s, %v then %s, %v", header, now, d, ok, d2, ok2)
 		}
 	})
 }

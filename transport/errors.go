@@ -32,8 +32,9 @@ var (
 
 // AttemptError describes one failed attempt: how far the request got, why
 // it failed, on what connection, and the byte counts that prove the stage.
-// The base transport's error stays in the chain, next to the sentinels
-// above that apply, so both errors.Is and errors.As see them:
+// The base transport's error stays in the chain, next to the sentinels that
+// apply ([ErrDial], [ErrResetBeforeHeaders], [ErrServerClosedIdle],
+// [ErrUnprocessed]), so both errors.Is and errors.As see them:
 //
 //	var ae *transport.AttemptError
 //	if errors.As(err, &ae) && ae.Reused && errors.Is(err, transport.ErrResetBeforeHeaders) { ... }
@@ -42,9 +43,10 @@ var (
 // fields: a backend can put any text into an error message. It implements
 // [retry.Failure], which is all a [retry.Policy] reads of it.
 type AttemptError struct {
-	// Stage is how far the attempt got before it failed.
+	// Stage is how far the attempt got before it failed; see the
+	// retry.Stage constants.
 	Stage retry.Stage
-	// Kind is why it failed.
+	// Kind is why it failed; see the retry.Kind constants.
 	Kind retry.Kind
 	// Reused reports whether the connection had carried an earlier request.
 	Reused bool
