@@ -94,29 +94,29 @@ func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 	if a.Err != nil && f == nil {
 		return stop(ErrPolicy, "unclassified_error")
 	}
-	var stage Stage
+	var stage Stage // for a response, zero: none of the rules on failures applies
 	var kind Kind
 	if f != nil {
 		stage, kind = f.AttemptStage(), f.AttemptKind()
 	}
 	// The caller's body broke: a repeat would send it broken again, and the backend is not to blame.
-	if f != nil && kind == KindRequestBody {
+	if kind == KindRequestBody {
 		return stop(ErrPolicy, "request_body")
 	}
 	// The request can never succeed as written.
-	if f != nil && kind == KindInvalidRequest {
+	if kind == KindInvalidRequest {
 		return stop(ErrPolicy, "invalid_request")
 	}
 	// The same certificate fails verification again.
-	if f != nil && kind == KindTLSCertificate {
+	if kind == KindTLSCertificate {
 		return stop(ErrPolicy, "tls_certificate")
 	}
 	// The second "no such host" confirms the first.
-	if f != nil && kind == KindDNSNotFound && a.Number >= 2 {
+	if kind == KindDNSNotFound && a.Number >= 2 {
 		return stop(ErrPolicy, "dns_not_found")
 	}
 	// The response is the caller's once its headers arrived.
-	if f != nil && stage >= StageHeadersReceived {
+	if stage >= StageHeadersReceived {
 		return stop(ErrPolicy, "response_started")
 	}
 	// A server that answered saw the request: only an idempotent one may run again.

@@ -36,11 +36,11 @@ type Policy struct {
 	// unless the request carries a key already.
 	IdempotencyKey bool
 	// BodyLimit is how many bytes of a request body without GetBody the
-	// transport keeps for a replay while the first attempt streams it. A
-	// body that outgrows it cannot be sent again (Attempt.BodySpent), but
-	// the base transport may still resend it from the bytes kept when its
-	// connection failed before it read more. Default 1 MiB; negative means
-	// never buffer.
+	// transport keeps while the first attempt streams it. An attempt that
+	// failed before it read more than that is replayed from the bytes kept,
+	// whatever the body's full length; once more was read, the body cannot
+	// be sent again (Attempt.BodySpent, ErrBodyNotReplayable). Default
+	// 1 MiB; negative means never keep any.
 	BodyLimit int64
 }
 

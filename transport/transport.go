@@ -50,8 +50,9 @@ import (
 //
 // A request that succeeds at once costs four allocations more than the
 // base transport alone (the attempt's record, two httptrace hooks and the
-// request copy that carries them); the retry decision, the budget and the
-// idle limits add none on that path.
+// request copy that carries them); the retry decision, the idle limits and
+// telemetry with no-op providers add none on that path, nor does the
+// retry budget while it is full.
 type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
