@@ -13,7 +13,7 @@
 //
 //   - transport: the drop-in http.RoundTripper. It wraps an http.Transport,
 //     traces every attempt and classifies each failure by how far the
-//     request got (transport.AttemptError, transport.Stage).
+//     request got (transport.AttemptError, retry.Stage).
 //   - idle: the idle limit of each backend, derived from configuration,
 //     Keep-Alive response headers and connections the backend closed, so
 //     that the client closes pooled connections before the backend does.

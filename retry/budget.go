@@ -12,7 +12,8 @@ import (
 // backend that fails wholesale thus gets about Ratio retries per request
 // until it recovers.
 //
-// A Budget is safe for concurrent use. Its zero value is not usable; create
+// A backend is any name; Decide and the transport name backends as
+// idle.Key does ("http://api:8080"). A Budget is safe for concurrent use. Its zero value is not usable; create
 // it with NewBudget.
 type Budget struct {
 	max   int64 // in milli-tokens

@@ -5,12 +5,14 @@ import (
 	"fmt"
 )
 
-// Why the retry loop stopped; an *Error matches exactly one of them with
-// errors.Is.
+// Why retrying stopped: the Stop of a Decision and of an *Error, which
+// matches exactly one of them with errors.Is.
 var (
-	// ErrPolicy: the Policy (or a Hook) said the attempt may not be repeated.
+	// ErrPolicy: the Policy (or a Hook) said the attempt may not be
+	// repeated; Decision.Reason and Error.Reason say which rule.
 	ErrPolicy = errors.New("retry: policy does not allow a retry")
-	// ErrMaxAttempts: Policy.MaxAttempts attempts or Policy.MaxElapsed ran out.
+	// ErrMaxAttempts: Policy.MaxAttempts attempts or Policy.MaxElapsed ran
+	// out, or the Policy's BackOff said stop.
 	ErrMaxAttempts = errors.New("retry: attempts exhausted")
 	// ErrBudgetExhausted: the backend's retry Budget denied the retry; the
 	// backend is failing too often for retries to help.
@@ -33,7 +35,7 @@ var (
 
 // Error is the final error of a request whose last attempt failed. It wraps
 // that attempt's error, so errors.As still finds the
-// *transport.AttemptError, and says how many attempts ran and why the loop
+// *transport.AttemptError, and says how many attempts ran and why retrying
 // stopped.
 type Error struct {
 	// Attempts is how many attempts ran.
@@ -42,7 +44,8 @@ type Error struct {
 	// ErrBudgetExhausted, ErrBodyNotReplayable, ErrContextDone,
 	// ErrDeadlineTooNear.
 	Stop error
-	// Reason is the Policy's reason for its last decision.
+	// Reason is the last Decision's Reason, a label for logs and metrics;
+	// branch on Stop instead.
 	Reason string
 	// Err is the last attempt's error.
 	Err error

@@ -11,23 +11,23 @@ import (
 	"github.com/resilient-http/resilient/transport"
 )
 
-// A Policy decides from the request and the classified attempt. A POST
-// whose reused connection was reset after the request was written may have
-// run, so the default policy does not repeat it.
+// Decide judges a finished attempt. A POST whose reused connection was
+// reset after the request was written may have run, so the default policy
+// stops; the same failure before any byte was written is provably safe, and
+// is retried at once on a fresh connection.
 func ExamplePolicy_Decide() {
 	p := retry.Default()
 	req, _ := http.NewRequest("POST", "http://orders.internal/", nil)
-	lost := &transport.AttemptError{Stage: transport.StageRequestWritten, Kind: transport.KindReset, Reused: true}
-	d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: lost}, nil, time.Now())
-	fmt.Println(d.Retry, d.Reason)
+	lost := &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindReset, Reused: true}
+	d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: lost}, &retry.State{}, time.Now())
+	fmt.Println(d.Retry, d.Reason, errors.Is(d.Stop, retry.ErrPolicy))
 
-	// The same failure before any byte was written is provably safe.
-	unsent := &transport.AttemptError{Stage: transport.StageNothingWritten, Kind: transport.KindEOF, Reused: true}
-	d = p.Decide(retry.Attempt{Request: req, Number: 1, Err: unsent}, nil, time.Now())
-	fmt.Println(d.Retry, d.Reason, d.Immediate)
+	unsent := &transport.AttemptError{Stage: retry.StageNothingWritten, Kind: retry.KindEOF, Reused: true}
+	d = p.Decide(retry.Attempt{Request: req, Number: 1, Err: unsent}, &retry.State{}, time.Now())
+	fmt.Println(d.Retry, d.Reason, d.Wait)
 	// Output:
-	// false not_idempotent
-	// true unprocessed true
+	// false not_idempotent true
+	// true unprocessed 0s
 }
 
 // WithHook lets one request opt in to retries of a non-idempotent method,

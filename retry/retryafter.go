@@ -8,17 +8,17 @@ import (
 	"time"
 )
 
-// maxRetryAfter bounds what RetryAfter reports. Anything longer means "not
+// maxRetryAfter bounds what ParseRetryAfter reports. Anything longer means "not
 // soon" just as well, and a bound keeps date arithmetic from saturating.
 const maxRetryAfter = 365 * 24 * time.Hour
 
-// RetryAfter parses resp's Retry-After header, in delta-seconds (digits
+// ParseRetryAfter parses resp's Retry-After header, in delta-seconds (digits
 // only) or as an HTTP date, relative to now. It reports false when the
 // header is absent or malformed; a date in the past yields zero. Waits
 // longer than a year, including a number of seconds too large to
 // represent, yield one year: the server asked for a long wait, and a cap
 // such as Policy.MaxRetryAfter must see it as one.
-func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+func ParseRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/resilient-http/resilient/retry"
 )
 
-// maxRetryAfter is the longest wait RetryAfter reports: one year.
+// maxRetryAfter is the longest wait ParseRetryAfter reports: one year.
 const maxRetryAfter = 365 * 24 * time.Hour
 
-func TestRetryAfter(t *testing.T) {
+func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
@@ -45,21 +45,21 @@ func TestRetryAfter(t *testing.T) {
 			if tt.header != nil {
 				resp.Header["Retry-After"] = tt.header
 			}
-			got, ok := retry.RetryAfter(resp, now)
+			got, ok := retry.ParseRetryAfter(resp, now)
 			if got != tt.want || ok != tt.ok {
-				t.Fatalf("RetryAfter(%q) = %s, %v, want %s, %v", tt.header, got, ok, tt.want, tt.ok)
+				t.Fatalf("ParseRetryAfter(%q) = %s, %v, want %s, %v", tt.header, got, ok, tt.want, tt.ok)
 			}
 		})
 	}
 }
 
-func TestRetryAfterNilResponse(t *testing.T) {
-	if d, ok := retry.RetryAfter(nil, time.Now()); d != 0 || ok {
-		t.Fatalf("RetryAfter(nil) = %s, %v, want 0, false", d, ok)
+func TestParseRetryAfterNilResponse(t *testing.T) {
+	if d, ok := retry.ParseRetryAfter(nil, time.Now()); d != 0 || ok {
+		t.Fatalf("ParseRetryAfter(nil) = %s, %v, want 0, false", d, ok)
 	}
 }
 
-func FuzzRetryAfter(f *testing.F) {
+func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	for _, s := range []string{
 		"0",
@@ -79,15 +79,15 @@ func FuzzRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string, nowUnix int64) {
 		now := time.Unix(nowUnix, 0)
 		resp := &http.Response{Header: http.Header{"Retry-After": {header}}}
-		d, ok := retry.RetryAfter(resp, now)
+		d, ok := retry.ParseRetryAfter(resp, now)
 		if !ok && d != 0 {
-			t.Fatalf("RetryAfter(%q) = %s, false: want 0 when not ok", header, d)
+			t.Fatalf("ParseRetryAfter(%q) = %s, false: want 0 when not ok", header, d)
 		}
 		if d < 0 || d > maxRetryAfter {
-			t.Fatalf("RetryAfter(%q, %s) = %s, outside [0, %s]", header, now, d, maxRetryAfter)
+			t.Fatalf("ParseRetryAfter(%q, %s) = %s, outside [0, %s]", header, now, d, maxRetryAfter)
 		}
-		if d2, ok2 := retry.RetryAfter(resp, now); d2 != d || ok2 != ok {
-			t.Fatalf("RetryAfter(%q, %s) = %s, %v then %s, %v", header, now, d, ok, d2, ok2)
+		if d2, ok2 := retry.ParseRetryAfter(resp, now); d2 != d || ok2 != ok {
+			t.Fatalf("ParseRetryAfter(%q, %s) = %s, %v then %s, %v", header, now, d, ok, d2, ok2)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/resilient-http/resilient/idle"
 	"github.com/resilient-http/resilient/internal/attempt"
 	"github.com/resilient-http/resilient/internal/telemetry"
+	"github.com/resilient-http/resilient/retry"
 )
 
 // attemptTrace follows one attempt through the base transport: it is the
@@ -41,9 +42,9 @@ type attemptTrace struct {
 	asked    bool // the request asked for Keep-Alive: an answer without it counts
 
 	gotHeader bool
-	earlier   attempt.Stage // how far the attempt got on connections the base gave up on
-	wroteReq  atomic.Bool   // set from the base transport's writer goroutine
-	wroteAt   atomic.Int64  // UnixNano when the request was written; stored before wroteReq
+	earlier   retry.Stage  // how far the attempt got on connections the base gave up on
+	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
+	wroteAt   atomic.Int64 // UnixNano when the request was written; stored before wroteReq
 
 	bodyOnce sync.Once
 	body     io.ReadCloser // the base transport's response body
@@ -175,7 +176,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 }
 
 // fail classifies an error of the attempt.
-func (a *attemptTrace) fail(err error) *attempt.Error {
+func (a *attemptTrace) fail(err error) *AttemptError {
 	if a.conn != nil && errors.Is(err, net.ErrClosed) {
 		// When net/http's reader sees the backend's reset or FIN it closes
 		// the connection itself, and a write still in flight then fails
@@ -192,12 +193,12 @@ func (a *attemptTrace) fail(err error) *attempt.Error {
 	if !a.gotHeader {
 		p.Invalid = attempt.Invalid(a.req)
 	}
-	e := attempt.Classify(err, p)
+	e := classify(err, p)
 	e = blameBody(e, a.sent) // before learning: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
-		(e.Kind == attempt.KindEOF || e.Kind == attempt.KindReset || e.Kind == attempt.KindServerClosedIdle) {
+		(e.Kind == retry.KindEOF || e.Kind == retry.KindReset || e.Kind == retry.KindServerClosedIdle) {
 		a.t.observeStale(a.conn.key, e.IdleFor, a.sinceWrite())
 	}
 	a.tel.Failed(telemetry.Failure{

@@ -68,7 +68,7 @@ func checkCallersBody(t *testing.T, err error) {
 		t.Errorf("got %v; want a classified attempt", err)
 		return
 	}
-	if ae.Kind != transport.KindRequestBody {
+	if ae.Kind != retry.KindRequestBody {
 		t.Errorf("got %v; want an attempt of kind request_body", err)
 	}
 	if !ae.Reused {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/resilient-http/resilient/internal/attempt"
+	"github.com/resilient-http/resilient/retry"
 )
 
 // countingSource is a request body's source that counts its reads.
@@ -141,26 +141,26 @@ func TestSentBodyKeepsTheFirstError(t *testing.T) {
 // never changed.
 func TestBlameBody(t *testing.T) {
 	bodyErr := errors.New("client went away")
-	other := &attempt.Error{Stage: attempt.StageHeadersReceived, Kind: attempt.KindReset, Err: errors.New("reset")}
+	other := &AttemptError{Stage: retry.StageHeadersReceived, Kind: retry.KindReset, Err: errors.New("reset")}
 	failed := func(err error) bodyWatch { return &sentBody{err: err} }
 	tests := []struct {
 		name   string
-		e      *attempt.Error
+		e      *AttemptError
 		body   bodyWatch
 		caller bool
 	}{
-		{name: "no body", e: &attempt.Error{Kind: attempt.KindEOF, Err: bodyErr}, body: nil},
-		{name: "body did not fail", e: &attempt.Error{Kind: attempt.KindEOF, Err: io.ErrUnexpectedEOF}, body: failed(nil)},
-		{name: "the body's error", e: &attempt.Error{Kind: attempt.KindOther, Err: bodyErr}, body: failed(bodyErr), caller: true},
-		{name: "the body's error wrapped", e: &attempt.Error{Kind: attempt.KindOther, Err: fmt.Errorf("write: %w", bodyErr)}, body: failed(bodyErr), caller: true},
-		{name: "another error while the body failed", e: &attempt.Error{Kind: attempt.KindReset, Err: errors.New("reset")}, body: failed(bodyErr)},
+		{name: "no body", e: &AttemptError{Kind: retry.KindEOF, Err: bodyErr}, body: nil},
+		{name: "body did not fail", e: &AttemptError{Kind: retry.KindEOF, Err: io.ErrUnexpectedEOF}, body: failed(nil)},
+		{name: "the body's error", e: &AttemptError{Kind: retry.KindOther, Err: bodyErr}, body: failed(bodyErr), caller: true},
+		{name: "the body's error wrapped", e: &AttemptError{Kind: retry.KindOther, Err: fmt.Errorf("write: %w", bodyErr)}, body: failed(bodyErr), caller: true},
+		{name: "another error while the body failed", e: &AttemptError{Kind: retry.KindReset, Err: errors.New("reset")}, body: failed(bodyErr)},
 		{name: "an attempt error the body returned", e: other, body: failed(other), caller: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kind := tt.e.Kind
 			got := blameBody(tt.e, tt.body)
-			if (got.Kind == attempt.KindRequestBody) != tt.caller {
+			if (got.Kind == retry.KindRequestBody) != tt.caller {
 				t.Fatalf("kind %v, want the caller's: %v", got.Kind, tt.caller)
 			}
 			if tt.e.Kind != kind {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -66,7 +67,7 @@ func TestHostileResponseTextRunsOnce(t *testing.T) {
 				if ae.ServerRefused || ae.Unprocessed() || errors.Is(err, transport.ErrUnprocessed) {
 					t.Errorf("request %s: refused %v, unprocessed %v after the backend ran it: %v", id, ae.ServerRefused, ae.Unprocessed(), err)
 				}
-				if ae.Stage != transport.StageResponseStarted || ae.Kind != transport.KindOther || ae.BytesRead == 0 {
+				if ae.Stage != retry.StageResponseStarted || ae.Kind != retry.KindOther || ae.BytesRead == 0 {
 					t.Errorf("request %s: stage %v kind %v after %d response bytes, want response_started, other", id, ae.Stage, ae.Kind, ae.BytesRead)
 				}
 				mu.Lock()

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -40,20 +41,20 @@ func TestClassifyNeverSucceeding(t *testing.T) {
 		// change, when set, edits the request after it was built.
 		change func(r *http.Request)
 		base   func(b *http.Transport)
-		kind   transport.Kind
+		kind   retry.Kind
 		// names is what the chain must say about the request.
 		names string
 	}{
 		{
 			name: "certificate of an unknown authority",
 			url:  tlsSrv.URL,
-			kind: transport.KindTLSCertificate,
+			kind: retry.KindTLSCertificate,
 		},
 		{
 			name: "certificate for another name",
 			url:  tlsSrv.URL,
 			base: func(b *http.Transport) { b.TLSClientConfig = wrongName },
-			kind: transport.KindTLSCertificate,
+			kind: retry.KindTLSCertificate,
 		},
 		{
 			name: "unknown host",
@@ -64,35 +65,35 @@ func TestClassifyNeverSucceeding(t *testing.T) {
 				}}}
 				b.DialContext = d.DialContext
 			},
-			kind: transport.KindDNSNotFound,
+			kind: retry.KindDNSNotFound,
 		},
 		{
 			name:   "header value with a newline",
 			url:    "http://127.0.0.1:1/",
 			change: func(r *http.Request) { r.Header.Set("X-Split", "a\nb") },
-			kind:   transport.KindInvalidRequest, names: `"X-Split"`,
+			kind:   retry.KindInvalidRequest, names: `"X-Split"`,
 		},
 		{
 			name:   "header name with a space",
 			url:    "http://127.0.0.1:1/",
 			change: func(r *http.Request) { r.Header["Bad Name"] = []string{"v"} },
-			kind:   transport.KindInvalidRequest, names: `"Bad Name"`,
+			kind:   retry.KindInvalidRequest, names: `"Bad Name"`,
 		},
 		{
 			name: "ftp scheme",
 			url:  "ftp://127.0.0.1:1/",
-			kind: transport.KindInvalidRequest, names: `"ftp"`,
+			kind: retry.KindInvalidRequest, names: `"ftp"`,
 		},
 		{
 			name: "no host",
 			url:  "http:///orders",
-			kind: transport.KindInvalidRequest, names: "no host",
+			kind: retry.KindInvalidRequest, names: "no host",
 		},
 		{
 			name:   "method that is not a token",
 			url:    "http://127.0.0.1:1/",
 			change: func(r *http.Request) { r.Method = "BAD METHOD" },
-			kind:   transport.KindInvalidRequest, names: `"BAD METHOD"`,
+			kind:   retry.KindInvalidRequest, names: `"BAD METHOD"`,
 		},
 	}
 	for _, tt := range tests {
@@ -111,7 +112,7 @@ func TestClassifyNeverSucceeding(t *testing.T) {
 			}
 			_, err = c.Do(req)
 			checkAttempt(t, err, want{
-				stage: transport.StageNotConnected, kind: tt.kind,
+				stage: retry.StageNotConnected, kind: tt.kind,
 				is:    []error{transport.ErrUnprocessed},
 				isNot: []error{transport.ErrDial, transport.ErrResetBeforeHeaders},
 			})
@@ -230,26 +231,26 @@ func TestClassifyTimeouts(t *testing.T) {
 		url      string
 		base     func(b *http.Transport)
 		deadline time.Duration
-		stage    transport.Stage
-		kind     transport.Kind
+		stage    retry.Stage
+		kind     retry.Kind
 	}{
 		{
 			name:  "response header timeout",
 			url:   slow.URL,
 			base:  func(b *http.Transport) { b.ResponseHeaderTimeout = 100 * time.Millisecond },
-			stage: transport.StageRequestWritten, kind: transport.KindTimeout,
+			stage: retry.StageRequestWritten, kind: retry.KindTimeout,
 		},
 		{
 			name:  "TLS handshake timeout",
 			url:   "https://" + silent + "/",
 			base:  func(b *http.Transport) { b.TLSHandshakeTimeout = 100 * time.Millisecond },
-			stage: transport.StageNotConnected, kind: transport.KindTimeout,
+			stage: retry.StageNotConnected, kind: retry.KindTimeout,
 		},
 		{
 			name:     "request deadline",
 			url:      slow.URL,
 			deadline: 100 * time.Millisecond,
-			stage:    transport.StageRequestWritten, kind: transport.KindDeadline,
+			stage:    retry.StageRequestWritten, kind: retry.KindDeadline,
 		},
 	}
 	for _, tt := range tests {
@@ -271,7 +272,7 @@ func TestClassifyTimeouts(t *testing.T) {
 			}
 			_, err = c.Do(req)
 			w := want{stage: tt.stage, kind: tt.kind, isNot: []error{transport.ErrResetBeforeHeaders}}
-			if tt.stage > transport.StageNothingWritten {
+			if tt.stage > retry.StageNothingWritten {
 				w.isNot = append(w.isNot, transport.ErrUnprocessed)
 			}
 			checkAttempt(t, err, w)

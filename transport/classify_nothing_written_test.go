@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -206,7 +207,7 @@ func TestClassifyResetBeforeFirstWrite(t *testing.T) {
 			}
 			t.Logf("kind %v: %v", ae.Kind, err)
 			checkAttempt(t, err, want{
-				stage: transport.StageNothingWritten, kind: ae.Kind,
+				stage: retry.StageNothingWritten, kind: ae.Kind,
 				is:    []error{transport.ErrUnprocessed},
 				isNot: []error{transport.ErrDial},
 			})
@@ -324,7 +325,7 @@ func TestClassifyResetBeforeFirstWriteTLS(t *testing.T) {
 	}
 	t.Logf("kind %v: %v", ae.Kind, err)
 	checkAttempt(t, err, want{
-		stage: transport.StageNothingWritten, kind: ae.Kind,
+		stage: retry.StageNothingWritten, kind: ae.Kind,
 		is:    []error{transport.ErrUnprocessed},
 		isNot: []error{transport.ErrDial},
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -27,7 +28,7 @@ func TestClassifyRefusedDial(t *testing.T) {
 	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 	_, err = post(c, "http://"+addr+"/")
 	ae := checkAttempt(t, err, want{
-		stage: transport.StageNotConnected, kind: transport.KindDial,
+		stage: retry.StageNotConnected, kind: retry.KindDial,
 		is:    []error{transport.ErrDial, transport.ErrUnprocessed, syscall.ECONNREFUSED},
 		isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrServerClosedIdle},
 	})
@@ -52,7 +53,7 @@ func TestClassifyOnReusedConn(t *testing.T) {
 				_ = readRequest(br)
 			},
 			want: want{
-				stage: transport.StageRequestWritten, kind: transport.KindEOF, reused: true,
+				stage: retry.StageRequestWritten, kind: retry.KindEOF, reused: true,
 				is:    []error{transport.ErrResetBeforeHeaders, io.EOF},
 				isNot: []error{transport.ErrUnprocessed, transport.ErrServerClosedIdle, transport.ErrDial},
 			},
@@ -64,7 +65,7 @@ func TestClassifyOnReusedConn(t *testing.T) {
 				_ = c.(*net.TCPConn).SetLinger(0)
 			},
 			want: want{
-				stage: transport.StageRequestWritten, kind: transport.KindReset, reused: true,
+				stage: retry.StageRequestWritten, kind: retry.KindReset, reused: true,
 				is:    []error{transport.ErrResetBeforeHeaders, syscall.ECONNRESET},
 				isNot: []error{transport.ErrUnprocessed, transport.ErrServerClosedIdle},
 			},
@@ -79,7 +80,7 @@ func TestClassifyOnReusedConn(t *testing.T) {
 				_, _ = io.WriteString(c, "HTTP/1.1 20")
 			},
 			want: want{
-				stage: transport.StageResponseStarted, kind: transport.KindOther, reused: true,
+				stage: retry.StageResponseStarted, kind: retry.KindOther, reused: true,
 				isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders, io.ErrUnexpectedEOF},
 			},
 		},
@@ -91,7 +92,7 @@ func TestClassifyOnReusedConn(t *testing.T) {
 				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Le")
 			},
 			want: want{
-				stage: transport.StageResponseStarted, kind: transport.KindOther, reused: true,
+				stage: retry.StageResponseStarted, kind: retry.KindOther, reused: true,
 				isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders, io.ErrUnexpectedEOF},
 			},
 		},
@@ -136,7 +137,7 @@ func TestClassifyBodyCutAfterHeaders(t *testing.T) {
 		t.Errorf("read %d body bytes, want 10", len(body))
 	}
 	ae := checkAttempt(t, err, want{
-		stage: transport.StageHeadersReceived, kind: transport.KindEOF,
+		stage: retry.StageHeadersReceived, kind: retry.KindEOF,
 		is:    []error{io.ErrUnexpectedEOF},
 		isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrUnprocessed},
 	})
@@ -199,9 +200,9 @@ func serverClosedIdleOnce(t *testing.T) (closedIdle bool) {
 	if !errors.As(err, &ae) {
 		t.Fatalf("error %v (%T) is not an *AttemptError", err, err)
 	}
-	if ae.Kind == transport.KindServerClosedIdle {
+	if ae.Kind == retry.KindServerClosedIdle {
 		checkAttempt(t, err, want{
-			stage: transport.StageNothingWritten, kind: transport.KindServerClosedIdle, reused: true,
+			stage: retry.StageNothingWritten, kind: retry.KindServerClosedIdle, reused: true,
 			is: []error{transport.ErrServerClosedIdle, transport.ErrResetBeforeHeaders, transport.ErrUnprocessed},
 		})
 		return true
@@ -209,7 +210,7 @@ func serverClosedIdleOnce(t *testing.T) (closedIdle bool) {
 	// The write failed on the connection net/http had closed on the FIN;
 	// the FIN is what the attempt reports.
 	checkAttempt(t, err, want{
-		stage: transport.StageNothingWritten, kind: transport.KindEOF, reused: true,
+		stage: retry.StageNothingWritten, kind: retry.KindEOF, reused: true,
 		is:    []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders, net.ErrClosed, io.EOF},
 		isNot: []error{transport.ErrServerClosedIdle},
 	})
@@ -292,7 +293,7 @@ func TestClassifyContext(t *testing.T) {
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, "http://"+addr+"/", io.NopCloser(strings.NewReader("x")))
 		_, err := c.Do(req)
 		checkAttempt(t, err, want{
-			stage: transport.StageRequestWritten, kind: transport.KindCanceled,
+			stage: retry.StageRequestWritten, kind: retry.KindCanceled,
 			is:    []error{context.Canceled},
 			isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrUnprocessed},
 		})
@@ -303,7 +304,7 @@ func TestClassifyContext(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", io.NopCloser(strings.NewReader("x")))
 		_, err := c.Do(req)
 		checkAttempt(t, err, want{
-			stage: transport.StageRequestWritten, kind: transport.KindDeadline,
+			stage: retry.StageRequestWritten, kind: retry.KindDeadline,
 			is:    []error{context.DeadlineExceeded},
 			isNot: []error{transport.ErrResetBeforeHeaders, transport.ErrUnprocessed},
 		})
@@ -333,7 +334,7 @@ func TestClassifyResetWhileBodyStreams(t *testing.T) {
 	c := &http.Client{Transport: newTransport(t, transport.WithoutRetry())}
 	_, err = c.Do(req)
 	ae := checkAttempt(t, err, want{
-		stage: transport.StageHeadersWritten, kind: transport.KindReset,
+		stage: retry.StageHeadersWritten, kind: retry.KindReset,
 		is:    []error{transport.ErrResetBeforeHeaders},
 		isNot: []error{transport.ErrUnprocessed, transport.ErrDial},
 	})

@@ -1,19 +1,17 @@
 // Package transport provides Transport, a drop-in http.RoundTripper that
-// wraps net/http's Transport and makes pooled keep-alive connections safe to
-// reuse.
+// wraps net/http's Transport and makes pooled keep-alive connections safe
+// to reuse.
 //
 //	client := &http.Client{Transport: transport.New()}
 //
-// Every attempt is traced (net/http/httptrace plus a wrapper on every
-// connection the base transport dials), and a failed attempt comes back as
-// an *AttemptError that records how far the request got (Stage), why it
-// failed (Kind), whether its connection was reused and how long that
-// connection had been idle. Sentinels such as ErrResetBeforeHeaders,
-// ErrServerClosedIdle and ErrUnprocessed make the common questions one
-// errors.Is away.
+// A failed attempt comes back as an [*AttemptError] that records how far
+// the request got and why it failed (a [retry.Stage] and a [retry.Kind]);
+// sentinels such as [ErrResetBeforeHeaders], [ErrServerClosedIdle] and
+// [ErrUnprocessed] make the common questions one errors.Is away. Failed
+// attempts are retried as [Transport] describes, under a [retry.Policy].
 //
-// Transport is configured with Option values passed to New; it works under
-// http.Client, httputil.ReverseProxy and otelhttp.NewTransport.
+// A Transport is configured with [Option] values passed to [New]; it works
+// under http.Client, httputil.ReverseProxy and otelhttp.NewTransport.
 //
 // # How a request travels
 //
@@ -21,10 +19,10 @@
 //
 //  1. [Transport.RoundTrip] (transport.go) takes the caller's request and
 //     hands it to the retry loop.
-//  2. The retry loop (retry.go) runs the first attempt and, only when it
-//     failed or got a retryable status, decides whether to retry, waits,
-//     and sends the next attempt, its body replayed from GetBody or from
-//     the buffer of replay.go.
+//  2. The retry loop (retry.go) runs an attempt, asks
+//     [retry.Policy.Decide] whether another runs, waits as long as it
+//     says, and sends the next attempt, its body replayed from GetBody or
+//     from the buffer of replay.go.
 //  3. An attempt (attempt.go) follows the request through the base
 //     transport with httptrace, classifies its failure by how far it got,
 //     wraps its response body, and reports to telemetry at fixed points:

@@ -1,7 +1,9 @@
 package transport_test
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,9 +55,22 @@ func ExampleWithRetry() {
 	// Output: 200 OK
 }
 
-// WithoutRetry gives one attempt per request, still classified.
+// WithoutRetry gives one attempt per request, still classified: the
+// request's error says that its one attempt was spent, and carries the
+// attempt's classification.
 func ExampleWithoutRetry() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the dial fails
+
 	client := &http.Client{Transport: transport.New(transport.WithoutRetry())}
-	_ = client
+	_, err := client.Get("http://" + addr + "/")
+
+	var re *retry.Error
+	var ae *transport.AttemptError
+	fmt.Println(errors.As(err, &re), re.Attempts, errors.Is(err, retry.ErrMaxAttempts))
+	fmt.Println(errors.As(err, &ae), ae.Kind, ae.Unprocessed())
 	// Output:
+	// true 1 true
+	// true dial true
 }

@@ -37,7 +37,7 @@ func ExampleNew() {
 
 // A failed attempt says how far it got. Here nothing listens on the port,
 // so the request never left the client and is safe to send again.
-func Example_attemptError() {
+func ExampleAttemptError() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -103,8 +104,8 @@ func post(c *http.Client, url string) (*http.Response, error) {
 
 // want is what a classified attempt must say.
 type want struct {
-	stage  transport.Stage
-	kind   transport.Kind
+	stage  retry.Stage
+	kind   retry.Kind
 	reused bool
 	is     []error
 	isNot  []error

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -118,7 +119,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer func(fr *http2.Framer, streamID uint32) bool
-		kind   transport.Kind
+		kind   retry.Kind
 	}{
 		{
 			name: "REFUSED_STREAM, known by its text only",
@@ -126,7 +127,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
 				return false
 			},
-			kind: transport.KindOther,
+			kind: retry.KindOther,
 		},
 		{
 			name: "GOAWAY before the stream, known by its text only",
@@ -134,7 +135,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 				_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 				return false
 			},
-			kind: transport.KindGoAway,
+			kind: retry.KindGoAway,
 		},
 		{
 			// The server says it took the stream, then hangs up: the
@@ -144,7 +145,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 				_ = fr.WriteGoAway(id, http2.ErrCodeNo, nil)
 				return true
 			},
-			kind: transport.KindGoAway,
+			kind: retry.KindGoAway,
 		},
 		{
 			name: "GOAWAY after the stream whose debug data claims a refusal, then close",
@@ -152,7 +153,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 				_ = fr.WriteGoAway(id, http2.ErrCodeNo, []byte(hostileRefusal))
 				return true
 			},
-			kind: transport.KindGoAway,
+			kind: retry.KindGoAway,
 		},
 		{
 			name: "GOAWAY after the stream with code REFUSED_STREAM, then close",
@@ -160,7 +161,7 @@ func TestClassifyHTTP2Refusal(t *testing.T) {
 				_ = fr.WriteGoAway(id, http2.ErrCodeRefusedStream, []byte(hostileRefusal))
 				return true
 			},
-			kind: transport.KindGoAway,
+			kind: retry.KindGoAway,
 		},
 	}
 	for _, tt := range tests {
@@ -275,7 +276,7 @@ func TestHTTP2ErrorsInChain(t *testing.T) {
 		t.Fatalf("errors.As(%v, http2.StreamError) failed", err)
 	}
 	checkAttempt(t, err, want{
-		stage: h2Stage(t, err), kind: transport.KindOther,
+		stage: h2Stage(t, err), kind: retry.KindOther,
 		isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders},
 	})
 }
@@ -309,7 +310,7 @@ func TestHTTP2RefusedStreamAfterHeaders(t *testing.T) {
 		t.Fatalf("errors.As(%v, http2.StreamError) with REFUSED_STREAM failed", err)
 	}
 	ae := checkAttempt(t, err, want{
-		stage: transport.StageHeadersReceived, kind: transport.KindRefusedStream,
+		stage: retry.StageHeadersReceived, kind: retry.KindRefusedStream,
 		isNot: []error{transport.ErrUnprocessed, transport.ErrResetBeforeHeaders},
 	})
 	if ae.ServerRefused {
@@ -320,13 +321,13 @@ func TestHTTP2RefusedStreamAfterHeaders(t *testing.T) {
 // h2Stage returns the stage of an HTTP/2 attempt the server answered right
 // after the request's HEADERS frame: whether the short body went out first
 // is up to the client's scheduling, so either written stage is right.
-func h2Stage(t *testing.T, err error) transport.Stage {
+func h2Stage(t *testing.T, err error) retry.Stage {
 	t.Helper()
 	var ae *transport.AttemptError
 	if !errors.As(err, &ae) {
 		t.Fatalf("error %v (%T) is not an *AttemptError", err, err)
 	}
-	if ae.Stage != transport.StageHeadersWritten && ae.Stage != transport.StageRequestWritten {
+	if ae.Stage != retry.StageHeadersWritten && ae.Stage != retry.StageRequestWritten {
 		t.Errorf("stage %v, want headers_written or request_written", ae.Stage)
 	}
 	return ae.Stage

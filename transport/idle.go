@@ -14,6 +14,3 @@ import (
 func (t *Transport) IdleLimit(u *url.URL) idle.Limit {
 	return t.idle.Limit(idle.Key(u))
 }
-
-// IdleTracker returns the tracker holding the idle limits of this Transport.
-func (t *Transport) IdleTracker() *idle.Tracker { return t.idle }

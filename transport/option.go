@@ -8,8 +8,10 @@ import (
 	"github.com/resilient-http/resilient/retry"
 )
 
-// Option configures a Transport. Options are applied in order by New; a
-// nil Option is ignored.
+// Option configures a Transport. New applies options in order, so a
+// later one overrides an earlier one of the same kind; a nil Option is
+// ignored. An option given a value it cannot use makes New panic (see
+// [New]).
 type Option interface {
 	apply(*config)
 }
@@ -23,7 +25,6 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	base      *http.Transport
 	retry     retry.Policy
-	noRetry   bool
 	budget    *retry.Budget
 	idle      idleConfig
 	telemetry telemetryConfig

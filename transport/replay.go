@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/resilient-http/resilient/internal/attempt"
 	"github.com/resilient-http/resilient/retry"
 )
 
@@ -209,7 +208,7 @@ func watchBody(r *http.Request) bodyWatch {
 // the one reading the caller's body returned: net/http returns the body's
 // error from RoundTrip as it is or wrapped, and the error itself is
 // evidence where its text would not be.
-func blameBody(e *attempt.Error, body bodyWatch) *attempt.Error {
+func blameBody(e *AttemptError, body bodyWatch) *AttemptError {
 	if body == nil {
 		return e
 	}
@@ -220,7 +219,7 @@ func blameBody(e *attempt.Error, body bodyWatch) *attempt.Error {
 	// e may be an error the body returned, another request's attempt
 	// (a response body streamed as this request's body): never change it.
 	callers := *e
-	callers.Kind = attempt.KindRequestBody
+	callers.Kind = retry.KindRequestBody
 	return &callers
 }
 

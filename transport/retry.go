@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/resilient-http/resilient/internal/telemetry"
 	"github.com/resilient-http/resilient/retry"
 )
@@ -23,174 +22,100 @@ const drainLimit = 64 << 10
 // less than the wait.
 const drainTime = 100 * time.Millisecond
 
-// roundTripRetry runs the first attempt and, only if it needs one, the
-// retry loop. A first attempt that succeeds costs a status lookup and a
-// look at the budget (a credit when it is not full), and allocates nothing
-// while the budget is full.
+// roundTripRetry runs the request's attempts: an attempt, then
+// retry.Policy.Decide, then the wait Decide asked for, until Decide says
+// the request is done. Decide is the only place that decides.
 func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err error) {
 	p := &t.retry
-	if p.MaxAttempts <= 1 {
-		return t.roundTripSingle(req)
-	}
 	l := loop{t: t, req: req, base: req}
 	first := req
-	if !retry.Idempotent(req) {
-		l.hook = retry.HookFrom(req.Context())
-		if l.hook == nil {
-			l.hook = p.Hook
+	if p.MaxAttempts > 1 {
+		first = l.prepare()
+		if l.body != nil {
+			defer func() { l.body.finish(err != nil) }()
 		}
-		if l.hook != nil && p.IdempotencyKey {
-			l.base = req.Clone(req.Context())
-			l.base.Header.Set(retry.IdempotencyKeyHeader, rand.Text())
-			first = l.base
+	}
+	s := retry.State{Budget: t.budget}
+	r := first
+	for n := 1; ; n++ {
+		var tel *telemetry.Attempt
+		resp, tel, err = t.roundTripOnce(r, n)
+		d := p.Decide(retry.Attempt{Request: req, Number: n, Response: resp, Err: err, BodySpent: l.bodySpent()}, &s, time.Now())
+		if !d.Retry && d.Stop == nil {
+			// The response is the result. Naming the backend allocates; a
+			// full budget needs no refill.
+			if n == 1 && !t.budget.Full() {
+				t.budget.Success(t.keys.of(req.URL))
+			}
+			return resp, nil
 		}
+		retryAt := time.Now().Add(d.Wait)
+		tel.Retried(telemetry.Decision{
+			Attempt: n, Reason: d.Reason, Delay: d.Wait, Stop: d.Stop, BudgetTokens: t.budget.Tokens(t.keys.of(req.URL)),
+		})
+		endFailed(tel, err)
+		if d.Stop != nil {
+			return l.stop(n, resp, err, d.Stop, d.Reason)
+		}
+		if resp != nil {
+			discard(resp)
+		}
+		// The drain took its time out of the wait, not on top of it.
+		if werr := wait(req.Context(), time.Until(retryAt)); werr != nil {
+			return nil, &retry.Error{Attempts: n, Stop: retry.ErrContextDone, Reason: "canceled_while_waiting",
+				Err: fmt.Errorf("%w (last attempt: %w)", werr, orStatus(err, resp))}
+		}
+		if r, err = l.attemptRequest(); err != nil {
+			return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: err}
+		}
+	}
+}
+
+// loop is what one request's attempts share.
+type loop struct {
+	t    *Transport
+	req  *http.Request // the caller's, never modified
+	base *http.Request // what each retry clones: req, or req with an Idempotency-Key
+	body *replayBody   // nil unless the body is buffered for replay
+}
+
+// prepare returns the first attempt's request, made ready for retries: an
+// Idempotency-Key when a hook may repeat a non-idempotent request and the
+// policy asks for one, and a body without GetBody buffered while it
+// streams, up to Policy.BodyLimit. The buffer is also every attempt's
+// GetBody: net/http and x/net/http2 resend by themselves a request the
+// server never got, and must be able to rewind its body.
+func (l *loop) prepare() *http.Request {
+	p, req := &l.t.retry, l.req
+	first := req
+	if !retry.Idempotent(req) && p.IdempotencyKey && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
+		l.base = req.Clone(req.Context())
+		l.base.Header.Set(retry.IdempotencyKeyHeader, rand.Text())
+		first = l.base
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
-		defer func() { l.body.finish(err != nil) }()
 		rd, _ := l.body.reader()
 		if first == req {
 			first = req.WithContext(req.Context())
 		}
 		first.Body, first.GetBody = rd, l.body.getBody
 	}
-	resp, span, err := t.roundTripOnce(first, 1)
-	if err == nil && !p.RetryStatus(resp.StatusCode) {
-		// Naming the backend allocates; a full budget needs no refill.
-		if !t.budget.Full() {
-			t.budget.Success(backendKey(req.URL))
-		}
-		return resp, nil
-	}
-	return l.run(resp, span, err)
+	return first
 }
 
-// loop is the state of one request's retries.
-type loop struct {
-	t     *Transport
-	req   *http.Request // the caller's, never modified
-	base  *http.Request // what each attempt clones: req, or req with an Idempotency-Key
-	hook  retry.Hook
-	body  *replayBody // nil unless the body is buffered for replay
-	key   string      // the backend, as the retry budget knows it
-	bo    backoff.BackOff
-	start time.Time
-}
-
-// run repeats the request until an attempt succeeds or next says stop.
-// span is the first attempt's, open until its decision is recorded.
-func (l *loop) run(resp *http.Response, span *telemetry.Attempt, err error) (*http.Response, error) {
-	ctx := l.req.Context()
-	l.start = time.Now()
-	l.key = backendKey(l.req.URL)
-	for n := 1; ; n++ {
-		delay, reason, stop := l.next(n, resp, err)
-		retryAt := time.Now().Add(delay)
-		span.Retried(telemetry.Decision{
-			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.key),
-		})
-		endFailed(span, err)
-		if stop != nil {
-			return l.stop(n, resp, err, stop, reason)
-		}
-		if resp != nil {
-			discard(resp)
-		}
-		// The drain took its time out of the wait, not on top of it.
-		if werr := wait(ctx, time.Until(retryAt)); werr != nil {
-			return nil, &retry.Error{Attempts: n, Stop: retry.ErrContextDone, Reason: "canceled_while_waiting",
-				Err: fmt.Errorf("%w (last attempt: %w)", werr, orStatus(err, resp))}
-		}
-		r, berr := l.attemptRequest()
-		if berr != nil {
-			return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: berr}
-		}
-		resp, span, err = l.t.roundTripOnce(r, n+1)
-		if err == nil && !l.t.retry.RetryStatus(resp.StatusCode) {
-			return resp, nil
-		}
-	}
-}
-
-// next is the one place the loop decides, after attempt n, whether to
-// retry (stop == nil), how long to wait first, and why.
-func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration, reason string, stop error) {
-	p := &l.t.retry
-	ctx := l.req.Context()
-	now := time.Now()
-	d := p.Decide(retry.Attempt{Request: l.req, Number: n, Response: resp, Err: err}, l.hook, now)
-	switch {
-	// Only the request's context ends the request: an attempt's error
-	// proves nothing, a base transport's timeout matches
-	// context.DeadlineExceeded too.
-	case ctx.Err() != nil:
-		return 0, "context_done", retry.ErrContextDone
-	// The policy, with the caller's hook, says what may run again.
-	case !d.Retry:
-		return 0, d.Reason, retry.ErrPolicy
-	// The caller's bound on attempts.
-	case n >= p.MaxAttempts:
-		return 0, "max_attempts", retry.ErrMaxAttempts
-	// A body streamed once past the buffer cannot be sent again.
-	case !l.replayable():
-		return 0, "body_over_limit", retry.ErrBodyNotReplayable
-	}
-	delay, ok := l.delay(d)
-	switch {
-	// The caller's BackOff gave up.
-	case !ok:
-		return 0, "backoff_stopped", retry.ErrMaxAttempts
-	// The caller's bound on the time spent retrying.
-	case now.Add(delay).Sub(l.start) > p.MaxElapsed:
-		return 0, "max_elapsed", retry.ErrMaxAttempts
-	// Waiting for an attempt that could not start in time would only
-	// turn this failure into a context error later.
-	case startsTooLate(ctx, now.Add(delay)):
-		return 0, "deadline_too_near", retry.ErrDeadlineTooNear
-	// A failure that says nothing about the backend costs it no token.
-	case d.Free:
-		return delay, d.Reason, nil
-	// A backend failing wholesale gets no retry storm.
-	case !l.t.budget.Allow(l.key):
-		return 0, "budget_exhausted", retry.ErrBudgetExhausted
-	}
-	return delay, d.Reason, nil
-}
-
-// delay returns the wait before the retry d allows, or false when the
-// BackOff says stop.
-func (l *loop) delay(d retry.Decision) (time.Duration, bool) {
-	switch {
-	case d.Immediate:
-		return 0, true
-	case d.DelayKnown:
-		return d.Delay, true
-	}
-	if l.bo == nil {
-		l.bo = l.t.retry.BackOff()
-	}
-	delay := l.bo.NextBackOff()
-	return delay, delay != backoff.Stop
-}
-
-// startsTooLate reports whether an attempt starting at would start past
-// ctx's deadline.
-func startsTooLate(ctx context.Context, at time.Time) bool {
-	dl, ok := ctx.Deadline()
-	return ok && at.After(dl)
-}
-
-// replayable reports whether the request body can be sent again.
-func (l *loop) replayable() bool {
+// bodySpent reports whether the request body was streamed past the buffer
+// and cannot be sent again.
+func (l *loop) bodySpent() bool {
 	switch {
 	case l.req.Body == nil || l.req.Body == http.NoBody || l.req.GetBody != nil:
-		return true
+		return false
 	case l.body != nil:
 		l.body.mu.Lock()
 		defer l.body.mu.Unlock()
-		return !l.body.over
+		return l.body.over
 	}
-	return false
+	return true
 }
 
 // attemptRequest builds the request for a retry: a clone of base with a

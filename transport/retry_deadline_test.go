@@ -144,7 +144,7 @@ func TestBaseTimeoutEndsTheAttemptNotTheRequest(t *testing.T) {
 			if errors.Is(err, retry.ErrContextDone) || ctx.Err() != nil {
 				t.Fatalf("got %v; the request's context was live", err)
 			}
-			if !errors.As(err, &ae) || ae.Stage != transport.StageRequestWritten {
+			if !errors.As(err, &ae) || ae.Stage != retry.StageRequestWritten {
 				t.Fatalf("got %v; want an attempt that timed out after the request was written", err)
 			}
 		})
@@ -161,7 +161,7 @@ func TestBaseTimeoutKind(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("order"))
 	_, err := do(t, tr, req)
 	var ae *transport.AttemptError
-	if !errors.As(err, &ae) || ae.Kind != transport.KindTimeout {
+	if !errors.As(err, &ae) || ae.Kind != retry.KindTimeout {
 		t.Fatalf("got %v; want a KindTimeout attempt", err)
 	}
 }

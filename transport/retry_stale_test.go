@@ -100,7 +100,7 @@ func TestStaleConnectionRefusesAnsweredRequest(t *testing.T) {
 				t.Fatalf("the POST ran %d times, want once (%v)", n, err)
 			}
 			var ae *transport.AttemptError
-			if !errors.As(err, &ae) || !ae.Reused || ae.Stage != transport.StageResponseStarted {
+			if !errors.As(err, &ae) || !ae.Reused || ae.Stage != retry.StageResponseStarted {
 				t.Fatalf("got %v; the scenario needs a reused connection that failed after response bytes", err)
 			}
 			var re *retry.Error

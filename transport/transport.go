@@ -16,57 +16,43 @@ import (
 )
 
 // Transport is an http.RoundTripper that wraps an http.Transport and makes
-// its pooled keep-alive connections safe to reuse.
+// its pooled keep-alive connections safe to reuse. Create it with [New];
+// the zero value is not usable. A Transport is safe for concurrent use and
+// never modifies the request it is given.
 //
-// Every connection the base transport dials is tracked: the bytes it
-// carries, whether it sits idle in the pool and for how long. Every attempt
-// is traced with net/http/httptrace, and a failed attempt is returned as an
-// *AttemptError that says how far the request got (see Stage), whether its
-// connection was reused and how long it had been idle, so that callers and
-// the retry policy can tell a request that provably never reached the
-// backend from one that may have run.
+// Every connection the base transport dials is tracked, and is closed when
+// idle before the backend's own idle limit ([Transport.IdleLimit],
+// [WithIdleRatio]). A failed attempt is returned as an [*AttemptError]
+// that says how far the request got and on what connection, so that a
+// request that provably never reached the backend is told from one that
+// may have run.
 //
-// Failed attempts are retried under a retry.Policy, retry.Default() unless
-// WithRetry or WithoutRetry says otherwise: idempotent requests after
-// failures before the response headers and on 502, 503 and 504;
-// non-idempotent ones only when the attempt provably never reached the
-// server, or when a retry.Hook (per client in the Policy, per request with
-// retry.WithHook) allows it. A reset of a reused connection is retried at
-// once on a fresh connection; other retries wait for the policy's backoff
-// or the server's Retry-After, never past the context's deadline. A
-// per-backend retry.Budget (WithRetryBudget) stops retries when a backend
-// fails wholesale. Request bodies are replayed with GetBody, or from a
-// buffer filled while the first attempt streams them (up to
-// Policy.BodyLimit), which every attempt also offers the base transport as
-// its GetBody: net/http and x/net/http2 resend by themselves a request the
-// server never got, and must be able to rewind its body. When the last
-// attempt fails, RoundTrip returns a *retry.Error that wraps its
-// *AttemptError and says why retrying stopped; when it got a response,
-// that response is returned. A request that succeeds at once allocates
-// nothing for all this.
+// A request runs as attempts. After each, [retry.Policy.Decide] says
+// whether another runs, after what wait, or why none does: by default
+// idempotent requests are retried after a failure before the response
+// headers or a 502, 503 or 504, and other requests only when the attempt
+// provably never reached the backend or a [retry.Hook] allows it, within
+// the request's deadline and the backend's [retry.Budget]. [WithRetry],
+// [WithoutRetry] and [WithRetryBudget] change that. When the last attempt
+// failed, RoundTrip returns a [*retry.Error] that wraps its
+// [*AttemptError] and says why retrying stopped; when it got a response,
+// that response.
 //
 // Every attempt is an OpenTelemetry client span, a child of the caller's
-// span (under otelhttp.NewTransport, of otelhttp's), following the HTTP
-// semantic conventions, with the attempt's trace context injected into a
-// copy of the request's headers. The span also says whether the connection
-// was reused and how long it had been idle, whether the base transport
-// resent the request on another connection within the attempt, how far a
-// failed attempt got, what the retry loop decided and why, and the
-// backend's idle limit and its source. Metrics count attempt durations,
-// failures by stage, retries by reason, denied retries, connections closed
-// by the idle limit or by the server, and each backend's idle limit. The
-// providers are the global ones unless WithTracerProvider or
-// WithMeterProvider say otherwise; while they are no-ops, telemetry costs
-// nothing. WithLogger logs retry decisions and learned idle limits.
+// span (under otelhttp.NewTransport, of otelhttp's), with metrics and logs
+// beside it; see [WithTracerProvider], [WithMeterProvider] and
+// [WithLogger].
 //
 // HTTP/2 over TLS is served by golang.org/x/net/http2, configured on the
 // base transport by New, so that its stream and GOAWAY errors can be
-// inspected; only where the base would speak HTTP/2 over TLS itself (by
-// its Protocols, or net/http's defaults and GODEBUG=http2client when they
-// are nil): New never turns on a protocol the base has off.
+// inspected; only where the base would speak HTTP/2 over TLS itself: New
+// never turns on a protocol the base has off.
 //
-// A Transport is safe for concurrent use and never modifies the request it
-// is given. Create it with New; the zero value is not usable.
+// A request that succeeds at once costs four allocations more than the
+// base transport alone (the attempt's record, two httptrace hooks and the
+// request copy that carries them); the retry decision, the idle limits and
+// telemetry with no-op providers add none on that path, nor does the
+// retry budget while it is full.
 type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
@@ -75,23 +61,26 @@ type Transport struct {
 	proxies  proxies  // the HTTP proxies the base sends through, see peerKey
 	keys     keyCache // backend keys by URL scheme and host
 
-	retry   retry.Policy // normalized; unused when noRetry
-	noRetry bool
-	budget  *retry.Budget
-	idle    *idle.Tracker
-	tel     *telemetry.Telemetry
+	retry  retry.Policy // zero fields filled in by New
+	budget *retry.Budget
+	idle   *idle.Tracker
+	tel    *telemetry.Telemetry
 }
 
-// New returns a Transport configured by opts. Without WithBase it wraps a
+// New returns a Transport configured by opts. Without [WithBase] it wraps a
 // clone of http.DefaultTransport, or, when that was replaced by a
 // RoundTripper that is not an *http.Transport, a transport with the
 // settings net/http's DefaultTransport has by default.
+//
+// New panics when an option is given a value it cannot use, with a
+// message naming the option and the value: like a pattern passed to
+// regexp.MustCompile, such a value is a programmer error, and New returns
+// no error. A nil Option is ignored.
 func New(opts ...Option) *Transport {
 	cfg := newConfig(opts)
 	t := &Transport{
 		traceKey: learnTraceKey(),
 		retry:    cfg.retry,
-		noRetry:  cfg.noRetry,
 		budget:   cfg.budget,
 		idle:     cfg.idle.newTracker(),
 	}
@@ -112,25 +101,12 @@ func New(opts ...Option) *Transport {
 // RoundTrip implements http.RoundTripper. The response's Request is req,
 // as with net/http, never the copy an attempt sent.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var resp *http.Response
-	var err error
-	if t.noRetry {
-		resp, err = t.roundTripSingle(req)
-	} else {
-		resp, err = t.roundTripRetry(req)
-	}
+	resp, err := t.roundTripRetry(req)
 	if resp != nil {
 		// The attempt's copy carries our httptrace hooks in its context: a
 		// request built on it would run them again.
 		resp.Request = req
 	}
-	return resp, err
-}
-
-// roundTripSingle runs exactly one attempt.
-func (t *Transport) roundTripSingle(req *http.Request) (*http.Response, error) {
-	resp, span, err := t.roundTripOnce(req, 1)
-	endFailed(span, err)
 	return resp, err
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
 )
 
@@ -43,12 +44,12 @@ type Progress struct {
 	// HeadersReceived reports that response headers arrived.
 	HeadersReceived bool
 	// ContextErr is the request context's Err when the attempt failed; nil
-	// while the context was live. Only it makes a failure KindCanceled or
-	// KindDeadline: a timeout of the base transport also matches
-	// context.DeadlineExceeded, and is KindTimeout.
+	// while the context was live. Only it makes a failure retry.KindCanceled or
+	// retry.KindDeadline: a timeout of the base transport also matches
+	// context.DeadlineExceeded, and is retry.KindTimeout.
 	ContextErr error
 	// Invalid is why the request can never succeed as written (see
-	// Invalid), or nil. It makes the failure KindInvalidRequest.
+	// Invalid), or nil. It makes the failure retry.KindInvalidRequest.
 	Invalid error
 	// Earlier is the furthest stage that an earlier connection of the same
 	// attempt reached: the base transport sent the request again by itself
@@ -57,45 +58,47 @@ type Progress struct {
 	// connection carried then proves nothing about the request, since an
 	// earlier one may have delivered it: the attempt's stage is at least
 	// Earlier, and no refusal of the last connection makes it unprocessed.
-	Earlier Stage
+	Earlier retry.Stage
 }
 
 // Stage derives how far the attempt got: on its last connection, or on an
 // earlier one, whichever got further.
-func (p Progress) Stage() Stage {
+func (p Progress) Stage() retry.Stage {
 	return max(p.lastStage(), p.Earlier)
 }
 
 // lastStage derives how far the attempt got on its last connection.
-func (p Progress) lastStage() Stage {
+func (p Progress) lastStage() retry.Stage {
 	switch {
 	case !p.GotConn:
-		return StageNotConnected
+		return retry.StageNotConnected
 	case p.HeadersReceived:
-		return StageHeadersReceived
+		return retry.StageHeadersReceived
 	case p.HTTP2 && p.WroteRequest:
-		return StageRequestWritten
+		return retry.StageRequestWritten
 	case p.HTTP2, p.Uncounted && !p.WroteRequest:
 		// The stream's HEADERS frame, or the request's first bytes, may
 		// already be out; nothing counted proves otherwise.
-		return StageHeadersWritten
+		return retry.StageHeadersWritten
 	case p.Uncounted:
-		return StageRequestWritten
+		return retry.StageRequestWritten
 	case p.Read > 0:
-		return StageResponseStarted
+		return retry.StageResponseStarted
 	case p.Written == 0:
 		// net/http reports the request written once it is buffered; a
 		// flush that fails moves no byte, and no byte is nothing sent.
-		return StageNothingWritten
+		return retry.StageNothingWritten
 	case p.WroteRequest:
-		return StageRequestWritten
+		return retry.StageRequestWritten
 	default:
-		return StageHeadersWritten
+		return retry.StageHeadersWritten
 	}
 }
 
-// Classify wraps err, returned by the base transport for an attempt with
-// progress p, into an *Error. It returns nil for a nil err.
+// Classify says how far an attempt with progress p got, why it failed
+// with err, returned by the base transport, and whether the server refused
+// the request in the protocol: the Stage, Kind and ServerRefused of
+// transport.AttemptError.
 //
 // Only error types, byte counts and the request's context are evidence of
 // what happened: a server can put any text into an error message (net/http
@@ -103,30 +106,12 @@ func (p Progress) lastStage() Stage {
 // debug data). The message of an error net/http does not export may name
 // the Kind, where the server could not have written it; it never makes the
 // attempt unprocessed.
-func Classify(err error, p Progress) *Error {
-	if err == nil {
-		return nil
-	}
-	var prior *Error
-	if errors.As(err, &prior) {
-		return prior
-	}
-	e := &Error{
-		Stage:   p.Stage(),
-		Reused:  p.Reused,
-		IdleFor: p.IdleFor,
-		HTTP2:   p.HTTP2,
-		Err:     err,
-		invalid: p.Invalid,
-	}
-	if !p.HTTP2 {
-		e.BytesWritten, e.BytesRead = p.Written, p.Read
-	}
-	e.Kind = kindOf(err, p)
+func Classify(err error, p Progress) (stage retry.Stage, kind retry.Kind, serverRefused bool) {
+	stage = p.Stage()
+	kind = kindOf(err, p)
 	// A refusal is the cause only when nothing outranks it (a done
-	// context), as Kind says.
-	e.ServerRefused = e.Kind == KindRefusedStream && refused(err, p, e.Stage)
-	return e
+	// context), as the Kind says.
+	return stage, kind, kind == retry.KindRefusedStream && refused(err, p, stage)
 }
 
 // refused reports whether the server said, in the protocol, that it did not
@@ -138,14 +123,14 @@ func Classify(err error, p Progress) *Error {
 // A GOAWAY never is: the stream it leaves unprocessed is failed with an
 // unexported error (x/net/http2 retries it itself when it can rewind the
 // body), and its GoAwayError goes only to streams the server said it took.
-func refused(err error, p Progress, s Stage) bool {
+func refused(err error, p Progress, s retry.Stage) bool {
 	var se http2.StreamError
-	return p.HTTP2 && s < StageResponseStarted && !p.Earlier.MayHaveReachedServer() &&
+	return p.HTTP2 && s < retry.StageResponseStarted && !p.Earlier.MayHaveReachedServer() &&
 		errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream
 }
 
 // Messages of errors that net/http and x/net/http2 do not export. They
-// only ever name a Kind, and only where the server cannot have written
+// only ever name a retry.Kind, and only where the server cannot have written
 // them: see labelOf.
 const (
 	// net/http's errServerClosedIdle: its read of a pooled HTTP/1
@@ -165,7 +150,7 @@ const (
 // a done context win over whatever they caused, verdicts that no retry can
 // change over the dial failure that carries them, and dial failures over
 // the errno they carry.
-func kindOf(err error, p Progress) Kind {
+func kindOf(err error, p Progress) retry.Kind {
 	var (
 		opErr     *net.OpError
 		dnsErr    *net.DNSError
@@ -175,21 +160,21 @@ func kindOf(err error, p Progress) Kind {
 	)
 	switch {
 	case p.Invalid != nil:
-		return KindInvalidRequest
+		return retry.KindInvalidRequest
 	case errors.Is(p.ContextErr, context.Canceled):
-		return KindCanceled
+		return retry.KindCanceled
 	case p.ContextErr != nil:
-		return KindDeadline
+		return retry.KindDeadline
 	case certificateError(err):
-		return KindTLSCertificate
+		return retry.KindTLSCertificate
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return KindDNSNotFound
+		return retry.KindDNSNotFound
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return KindDial
+		return retry.KindDial
 	case errors.As(err, &streamErr) && streamErr.Code == http2.ErrCodeRefusedStream:
-		return KindRefusedStream
+		return retry.KindRefusedStream
 	case errors.As(err, &goAway):
-		return KindGoAway
+		return retry.KindGoAway
 	}
 	if k, ok := labelOf(err, p); ok {
 		return k
@@ -198,15 +183,15 @@ func kindOf(err error, p Progress) Kind {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		// The request's context was live: net/http's response header
 		// timeout, a TLS handshake timeout or a connection deadline.
-		return KindTimeout
+		return retry.KindTimeout
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
-		return KindReset
+		return retry.KindReset
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return KindEOF
+		return retry.KindEOF
 	case !p.GotConn:
-		return KindDial
+		return retry.KindDial
 	default:
-		return KindOther
+		return retry.KindOther
 	}
 }
 
@@ -215,7 +200,7 @@ func kindOf(err error, p Progress) Kind {
 // only while no response byte was read (afterwards a malformed header line
 // may be anything), and the HTTP/2 messages only on HTTP/2 connections.
 // A label is a name, never evidence that the request did not run.
-func labelOf(err error, p Progress) (Kind, bool) {
+func labelOf(err error, p Progress) (retry.Kind, bool) {
 	switch {
 	case !p.GotConn:
 		return 0, false
@@ -224,11 +209,11 @@ func labelOf(err error, p Progress) (Kind, bool) {
 			msg := e.Error()
 			return strings.HasPrefix(msg, msgGoAwayClosed) || strings.Contains(msg, msgGoAwayUnstarted)
 		}) {
-			return KindGoAway, true
+			return retry.KindGoAway, true
 		}
 	case p.Read == 0:
 		if anyInChain(err, func(e error) bool { return e.Error() == msgServerClosedIdle }) {
-			return KindServerClosedIdle, true
+			return retry.KindServerClosedIdle, true
 		}
 	}
 	return 0, false

@@ -1,5 +1,7 @@
 // Package attempt classifies one HTTP attempt: how far the request got on
-// its connection before it failed (Stage), and why it failed (Kind).
+// its connection before it failed (a retry.Stage), and why it failed (a
+// retry.Kind). Package transport turns the answer into an
+// *transport.AttemptError.
 //
 // Evidence is what the server cannot forge from afar: the bytes counted on
 // the connection, the types of the errors in the chain, and the request's
@@ -8,8 +10,4 @@
 // its errors. A message may at most name the Kind of an error that
 // net/http does not export, where the server cannot have written it; it
 // never marks an attempt unprocessed.
-//
-// It is internal plumbing shared by the transport (which observes attempts)
-// and the retry policy (which decides from them). Users see these types
-// through the aliases in package transport.
 package attempt

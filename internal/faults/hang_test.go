@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/resilient-http/resilient/internal/testserver"
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -58,7 +59,7 @@ func TestNeverAnswering(t *testing.T) {
 							if !errors.Is(err, row.want) {
 								t.Errorf("resilient: %v, want %v", err, row.want)
 							}
-							if ae := (*transport.AttemptError)(nil); !errors.As(err, &ae) || ae.Stage != transport.StageRequestWritten {
+							if ae := (*transport.AttemptError)(nil); !errors.As(err, &ae) || ae.Stage != retry.StageRequestWritten {
 								t.Errorf("resilient: %v, want an attempt that wrote the whole request and got no answer", err)
 							}
 							if counted && runs != 1 {

@@ -1,8 +1,9 @@
-package attempt
+package retry
 
 // Stage is how far one attempt got before it ended. Stages are ordered: a
 // later stage means more of the exchange happened, so less can be assumed
-// about what the server did.
+// about what the server did. Only byte counts and the protocol decide it,
+// never an error's text.
 type Stage uint8
 
 const (

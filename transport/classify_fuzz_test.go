@@ -1,6 +1,6 @@
 //lint:file-ignore SA1019 x/net/http2.GoAwayError is what x/net/http2 returns up to Go 1.26; the classification must recognise it
 
-package attempt
+package transport
 
 import (
 	"context"
@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/resilient-http/resilient/internal/attempt"
+	"github.com/resilient-http/resilient/retry"
 	"golang.org/x/net/http2"
 )
 
@@ -94,8 +98,8 @@ func fuzzChain(b []byte) error {
 // fuzzProgress builds a Progress: bits 0-4 are its flags, 5-6 the
 // context's state (live, canceled, expired), 7 an invalid request, 8 an
 // uncounted connection, the rest the idle time.
-func fuzzProgress(bits uint16, written, read uint8) Progress {
-	p := Progress{
+func fuzzProgress(bits uint16, written, read uint8) attempt.Progress {
+	p := attempt.Progress{
 		GotConn:         bits&1 != 0,
 		Reused:          bits&2 != 0,
 		HTTP2:           bits&4 != 0,
@@ -113,7 +117,7 @@ func fuzzProgress(bits uint16, written, read uint8) Progress {
 		p.ContextErr = context.DeadlineExceeded
 	}
 	if bits&128 != 0 {
-		p.Invalid = errInvalidRequest
+		p.Invalid = invalidRequest
 	}
 	return p
 }
@@ -138,7 +142,7 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, chain []byte, bits uint16, written, read uint8) {
 		orig := fuzzChain(chain)
 		p := fuzzProgress(bits, written, read)
-		e := Classify(orig, p)
+		e := classify(orig, p)
 		if e == nil {
 			t.Fatal("Classify returned nil for a non-nil error")
 		}
@@ -149,50 +153,60 @@ func FuzzClassify(f *testing.F) {
 		if e.Stage != p.Stage() {
 			t.Errorf("Stage = %v, progress says %v", e.Stage, p.Stage())
 		}
-		if e.Kind == KindCanceled && (e.ResetBeforeHeaders() || errors.Is(e, ErrResetBeforeHeaders)) {
+		if e.Kind == retry.KindCanceled && (e.ResetBeforeHeaders() || errors.Is(e, ErrResetBeforeHeaders)) {
 			t.Errorf("canceled attempt reported as reset before headers: %v", e)
 		}
-		if e.Kind == KindDeadline && errors.Is(e, ErrResetBeforeHeaders) {
+		if e.Kind == retry.KindDeadline && errors.Is(e, ErrResetBeforeHeaders) {
 			t.Errorf("deadline reported as reset before headers: %v", e)
 		}
-		if e.Unprocessed() && e.Stage > StageNothingWritten && !e.ServerRefused {
+		if e.Unprocessed() && e.Stage > retry.StageNothingWritten && !e.ServerRefused {
 			t.Errorf("unprocessed at stage %v without a refusal: %v", e.Stage, e)
 		}
 		if e.Unprocessed() != errors.Is(e, ErrUnprocessed) {
 			t.Errorf("Unprocessed() = %v but errors.Is(ErrUnprocessed) = %v", e.Unprocessed(), !e.Unprocessed())
 		}
-		if errors.Is(e, ErrResetBeforeHeaders) && e.Stage == StageHeadersReceived {
+		if errors.Is(e, ErrResetBeforeHeaders) && e.Stage == retry.StageHeadersReceived {
 			t.Errorf("reset before headers after headers arrived: %v", e)
 		}
-		if (e.Kind == KindCanceled || e.Kind == KindDeadline) != (p.ContextErr != nil && p.Invalid == nil) {
+		if (e.Kind == retry.KindCanceled || e.Kind == retry.KindDeadline) != (p.ContextErr != nil && p.Invalid == nil) {
 			t.Errorf("Kind = %v with context error %v (invalid %v)", e.Kind, p.ContextErr, p.Invalid)
 		}
-		if (e.Kind == KindInvalidRequest) != (p.Invalid != nil) {
+		if (e.Kind == retry.KindInvalidRequest) != (p.Invalid != nil) {
 			t.Errorf("Kind = %v with Invalid = %v", e.Kind, p.Invalid)
 		}
 		if p.Invalid != nil && !errors.Is(e, p.Invalid) {
 			t.Errorf("the reason the request is invalid is not in the chain: %v", e)
 		}
-		if e.ServerRefused && e.Kind != KindRefusedStream {
+		if e.ServerRefused && e.Kind != retry.KindRefusedStream {
 			t.Errorf("ServerRefused with Kind = %v", e.Kind)
 		}
-		if e.ServerRefused && (!e.HTTP2 || e.Stage >= StageResponseStarted) {
+		if e.ServerRefused && (!e.HTTP2 || e.Stage >= retry.StageResponseStarted) {
 			t.Errorf("ServerRefused on HTTP2 = %v at stage %v", e.HTTP2, e.Stage)
 		}
 		if e.ServerRefused && textOnly(orig) {
 			t.Errorf("ServerRefused from text alone: %v", orig)
 		}
-		if e.Unprocessed() && e.Stage >= StageResponseStarted {
+		if e.Unprocessed() && e.Stage >= retry.StageResponseStarted {
 			t.Errorf("unprocessed though response bytes arrived: %v", e)
 		}
-		if e.Kind == KindServerClosedIdle && (e.HTTP2 || p.Read > 0) {
+		if e.Kind == retry.KindServerClosedIdle && (e.HTTP2 || p.Read > 0) {
 			t.Errorf("server_closed_idle named after %d response bytes (HTTP2 = %v): %v", p.Read, e.HTTP2, e)
 		}
-		if p.Uncounted && e.Unprocessed() && !e.ServerRefused && e.Stage != StageNotConnected {
+		if p.Uncounted && e.Unprocessed() && !e.ServerRefused && e.Stage != retry.StageNotConnected {
 			t.Errorf("unprocessed on a connection whose bytes were not counted: %v", e)
 		}
-		if !p.HTTP2 && !p.Uncounted && p.GotConn && p.Written == 0 && p.Read == 0 && !p.HeadersReceived && e.Stage != StageNothingWritten {
+		if !p.HTTP2 && !p.Uncounted && p.GotConn && p.Written == 0 && p.Read == 0 && !p.HeadersReceived && e.Stage != retry.StageNothingWritten {
 			t.Errorf("stage %v on an HTTP/1 connection that carried no byte", e.Stage)
 		}
 	})
 }
+
+// timeoutErr is a net.Error that reports a timeout.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// invalidRequest is why a request with a bad method can never succeed.
+var invalidRequest = attempt.Invalid(&http.Request{Method: "BAD METHOD", URL: &url.URL{Scheme: "http", Host: "h"}, Header: http.Header{}})

@@ -1,6 +1,9 @@
-package attempt
+package retry
 
-// Kind is why an attempt failed, independent of how far it got.
+// Kind is why an attempt failed, independent of how far it got (its
+// Stage). Error types, byte counts and the request's context decide it;
+// an error's text at most names a kind whose error net/http does not
+// export, and only where the server cannot have written that text.
 type Kind uint8
 
 const (
@@ -28,7 +31,7 @@ const (
 	KindServerClosedIdle
 	// KindRefusedStream is an HTTP/2 RST_STREAM with REFUSED_STREAM, known
 	// by its type. Before the response headers it means the server did not
-	// process the request (Error.ServerRefused).
+	// process the request (the attempt is unprocessed).
 	KindRefusedStream
 	// KindGoAway is an HTTP/2 GOAWAY that ended the stream. It is a name,
 	// never proof that the request did not run: x/net/http2's GoAwayError
@@ -78,10 +81,4 @@ func (k Kind) String() string {
 		return kindNames[k]
 	}
 	return "unknown"
-}
-
-// isConnectionLoss reports whether the kind means the peer dropped the
-// connection under the request.
-func (k Kind) isConnectionLoss() bool {
-	return k == KindEOF || k == KindReset || k == KindServerClosedIdle
 }
