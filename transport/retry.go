@@ -75,6 +75,12 @@ type loop struct {
 	key   string      // the backend, as the retry budget knows it
 	bo    backoff.BackOff
 	start time.Time
+
+	// pending is the next attempt's request, built before the budget is
+	// asked for a token: a body that cannot be had again (GetBody fails)
+	// makes a retry that never runs, and costs the backend nothing.
+	pending *http.Request
+	bodyErr error // why pending could not be built
 }
 
 // run repeats the request until an attempt succeeds or next says stop.
@@ -90,7 +96,15 @@ func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Respo
 			Attempt: n, Reason: reason, Delay: delay, Stop: stop, BudgetTokens: l.t.budget.Tokens(l.key),
 		})
 		endFailed(span, err)
+		if l.bodyErr != nil {
+			if resp != nil {
+				discard(resp)
+			}
+			return nil, &retry.Error{Attempts: n, Stop: stop, Reason: reason,
+				Err: fmt.Errorf("%w (last attempt: %w)", l.bodyErr, orStatus(err, resp))}
+		}
 		if stop != nil {
+			l.dropPending()
 			return l.stop(n, resp, err, stop, reason)
 		}
 		if resp != nil {
@@ -98,12 +112,17 @@ func (l *loop) run(resp *http.Response, span trace.Span, err error) (*http.Respo
 		}
 		// The drain took its time out of the wait, not on top of it.
 		if werr := wait(ctx, time.Until(retryAt)); werr != nil {
+			l.dropPending()
 			return nil, &retry.Error{Attempts: n, Stop: retry.ErrContextDone, Reason: "canceled_while_waiting",
 				Err: fmt.Errorf("%w (last attempt: %w)", werr, orStatus(err, resp))}
 		}
-		r, berr := l.attemptRequest()
-		if berr != nil {
-			return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: berr}
+		r := l.pending
+		l.pending = nil
+		if r == nil {
+			var berr error
+			if r, berr = l.attemptRequest(); berr != nil {
+				return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: berr}
+			}
 		}
 		resp, span, err = l.t.roundTripOnce(r, n+1)
 		if err == nil && !l.t.retry.RetryStatus(resp.StatusCode) {
@@ -147,6 +166,9 @@ func (l *loop) next(n int, resp *http.Response, err error) (delay time.Duration,
 	// turn this failure into a context error later.
 	case startsTooLate(ctx, now.Add(delay)):
 		return 0, "deadline_too_near", retry.ErrDeadlineTooNear
+	// A retry whose body cannot be had runs never, and costs no token.
+	case !l.prepare():
+		return 0, "get_body_failed", retry.ErrBodyNotReplayable
 	// A failure that says nothing about the backend costs it no token.
 	case d.Free:
 		return delay, d.Reason, nil
@@ -191,6 +213,32 @@ func (l *loop) replayable() bool {
 		return !l.body.over
 	}
 	return false
+}
+
+// prepare builds the next attempt's request into pending when its body
+// comes from the caller's GetBody, and reports whether it could; when not,
+// bodyErr says why. A replay buffer's reader is made only once the retry
+// is certain: taking one stops the previous attempt's reader, which the
+// base may still be sending from while its response is returned.
+func (l *loop) prepare() bool {
+	if l.req.GetBody == nil {
+		return true
+	}
+	r, err := l.attemptRequest()
+	if err != nil {
+		l.bodyErr = err
+		return false
+	}
+	l.pending = r
+	return true
+}
+
+// dropPending closes the body of a prepared attempt that will not run.
+func (l *loop) dropPending() {
+	if l.pending != nil && l.pending.Body != nil {
+		_ = l.pending.Body.Close()
+	}
+	l.pending = nil
 }
 
 // attemptRequest builds the request for a retry: a clone of base with a
