@@ -37,6 +37,11 @@ type attemptTrace struct {
 	read0     int64
 	wroteReq  atomic.Bool // set from the base transport's writer goroutine
 	gotHeader bool
+	// What the connections the base transport gave up on within this
+	// attempt carried (see baseResent): bytes written on HTTP/1, or that
+	// they could not be counted. A resend does not undo them.
+	priorWritten   int64
+	priorUncounted bool
 
 	body     io.ReadCloser // the base transport's response body
 	bodyOnce sync.Once
@@ -121,6 +126,16 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 // idle.
 func (a *attemptTrace) baseResent() {
 	a.t.tel.baseResent(a.span, a.reused, a.idleFor)
+	// net/http resends a replayable request after a reused connection
+	// carried it and failed before the response: whatever the next
+	// connection moves, the request may have run. x/net/http2 resends only
+	// streams the server said it did not process.
+	switch c := a.conn; {
+	case c == nil:
+		a.priorUncounted = true
+	case !a.isHTTP2:
+		a.priorWritten += c.written.Load() - a.written0
+	}
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
 		a.t.observeStale(c.key, a.idleFor)
 	}
@@ -145,12 +160,13 @@ func (a *attemptTrace) progress() attempt.Progress {
 		HTTP2:           a.isHTTP2,
 		WroteRequest:    a.wroteReq.Load(),
 		HeadersReceived: a.gotHeader,
-		Uncounted:       a.gotConn && a.conn == nil,
+		Uncounted:       a.gotConn && a.conn == nil || a.priorUncounted,
 	}
 	if a.conn != nil {
 		p.Written = a.conn.written.Load() - a.written0
 		p.Read = a.conn.read.Load() - a.read0
 	}
+	p.Written += a.priorWritten
 	return p
 }
 
