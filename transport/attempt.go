@@ -204,12 +204,16 @@ func (a *attemptTrace) fail(err error) error {
 // that the connection's return to the pool is seen, a body that breaks
 // off is classified too, and the span ends with the body.
 func (a *attemptTrace) gotResponse(resp *http.Response) {
-	if resp.ProtoMajor == 2 && !a.isHTTP2 {
-		// Cleartext HTTP/2 negotiates nothing that GotConn could see.
+	switch {
+	case a.isHTTP2:
+	case a.conn != nil:
+		// Cleartext HTTP/2 negotiates nothing that GotConn could see; the
+		// preface the connection wrote tells, never the response's status
+		// line, whose version an HTTP/1 server may spell "HTTP/2.0".
+		a.isHTTP2 = a.conn.isHTTP2()
+	case resp.ProtoMajor == 2:
+		// An untracked connection's counts prove nothing either way.
 		a.isHTTP2 = true
-		if a.conn != nil {
-			a.conn.markHTTP2()
-		}
 	}
 	tracked := a.conn != nil && !a.isHTTP2
 	if ka := resp.Header["Keep-Alive"]; tracked && len(ka) > 0 {
