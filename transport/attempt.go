@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/resilient-http/resilient/internal/attempt"
+	"github.com/resilient-http/resilient/retry"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -35,7 +37,10 @@ type attemptTrace struct {
 	isHTTP2   bool
 	written0  int64
 	read0     int64
-	wroteReq  atomic.Bool // set from the base transport's writer goroutine
+	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
+	interim   atomic.Bool  // a 1xx response arrived; set from the base transport's reader
+	interims  atomic.Int32 // how many
+	getBody   func() (io.ReadCloser, error)
 	gotHeader bool
 	// What the connections the base transport gave up on within this
 	// attempt carried (see baseResent): bytes written on HTTP/1, or that
@@ -60,6 +65,13 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 	a := &attemptTrace{t: t, req: req}
 	a.trace.GotConn = a.gotConnHook
 	a.trace.WroteRequest = a.wroteRequestHook
+	if !retry.Idempotent(req) {
+		// Only where a resend could run the request twice: a
+		// Got1xxResponse hook lifts the base transport's bound on 1xx
+		// header bytes, so got1xxHook bounds their number instead.
+		a.trace.Got1xxResponse = a.got1xxHook
+		a.trace.Got100Continue = a.got100Hook
+	}
 	ctx, span := t.tel.startAttempt(req, n)
 	a.span = span
 	if span != nil || t.tel.duration.Enabled(ctx) {
@@ -67,6 +79,12 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, tra
 	}
 	r := req.WithContext(withTrace(ctx, &a.trace, &a.ctx, t.traceKey))
 	a.sent = watchBody(r)
+	if r.GetBody != nil && !retry.Idempotent(r) {
+		// The HTTP/2 implementation resends a stream the server refused
+		// by itself, rewinding the body; a server that had sent an
+		// interim response had read the request and may have run it.
+		a.getBody, r.GetBody = r.GetBody, a.rewind
+	}
 	t.tel.inject(ctx, span, r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
@@ -151,6 +169,37 @@ func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {
 	}
 }
 
+// maxInterim bounds the interim responses of an attempt whose 1xx
+// responses the transport watches, as net/http bounds their header bytes
+// when nobody watches: a backend cannot keep the request reading them.
+const maxInterim = 64
+
+var errTooManyInterim = errors.New("resilient: too many interim (1xx) responses")
+
+func (a *attemptTrace) got1xxHook(int, textproto.MIMEHeader) error {
+	a.interim.Store(true)
+	if a.interims.Add(1) > maxInterim {
+		return errTooManyInterim
+	}
+	return nil
+}
+
+func (a *attemptTrace) got100Hook() { a.interim.Store(true) }
+
+// errInterimResponse is what the attempt's GetBody returns to a base
+// transport that would resend a non-idempotent request after an interim
+// response arrived.
+var errInterimResponse = errors.New("resilient: the backend sent an interim response; the request is not resent")
+
+// rewind is the GetBody of a non-idempotent attempt: the caller's, or the
+// replay buffer's, refused once an interim response arrived.
+func (a *attemptTrace) rewind() (io.ReadCloser, error) {
+	if a.interim.Load() {
+		return nil, errInterimResponse
+	}
+	return a.getBody()
+}
+
 // progress snapshots what the attempt has done so far.
 func (a *attemptTrace) progress() attempt.Progress {
 	p := attempt.Progress{
@@ -160,6 +209,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 		HTTP2:           a.isHTTP2,
 		WroteRequest:    a.wroteReq.Load(),
 		HeadersReceived: a.gotHeader,
+		Interim:         a.interim.Load(),
 		Uncounted:       a.gotConn && a.conn == nil || a.priorUncounted,
 	}
 	if a.conn != nil {
