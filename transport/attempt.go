@@ -235,7 +235,11 @@ func (a *attemptTrace) fail(err error) error {
 	// done context is the caller's doing, an invalid request can never
 	// succeed, and checking every header costs the success path nothing.
 	p.ContextErr = a.req.Context().Err()
-	if !a.gotHeader {
+	switch {
+	case a.gotHeader:
+	case p.HTTP2:
+		p.Invalid = attempt.InvalidHTTP2(a.req)
+	default:
 		p.Invalid = attempt.Invalid(a.req)
 	}
 	e := attempt.Classify(err, p)
