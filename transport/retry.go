@@ -41,7 +41,12 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 		}
 		if l.hook != nil && p.IdempotencyKey {
 			l.base = req.Clone(req.Context())
-			l.base.Header.Set(retry.IdempotencyKeyHeader, rand.Text())
+			// Under its lower-case name, which servers read as the same
+			// field (HTTP/2 sends every name in lower case): net/http takes
+			// a request with an "Idempotency-Key" for replayable and would
+			// resend it by itself after its connection carried it, never
+			// asking the hook.
+			l.base.Header[idempotencyKeyWire] = []string{rand.Text()}
 			first = l.base
 		}
 	}
@@ -64,6 +69,10 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 	}
 	return l.run(resp, span, err)
 }
+
+// idempotencyKeyWire is the name the Idempotency-Key the transport
+// attaches is sent under; see roundTripRetry.
+const idempotencyKeyWire = "idempotency-key"
 
 // loop is the state of one request's retries.
 type loop struct {
