@@ -22,7 +22,7 @@ import (
 // flush: nothing_written, kind other) and attempts the PUT three times,
 // paying budget tokens. A body net/http does not know to be in memory is
 // flushed in part first, and then the truncated PUT reaches the backend
-// three times.
+// on several attempts (a variant with io.MultiReader bodies: twice).
 func TestReviewShortBodyOnce(t *testing.T) {
 	var arrived atomic.Int32
 	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
