@@ -52,6 +52,7 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
+		l.body.declared = req.ContentLength
 		defer func() { l.body.finish(err != nil) }()
 		rd, _ := l.body.reader()
 		if first == req {
