@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ type attemptTrace struct {
 	earlier   retry.Stage  // how far the attempt got on connections the base gave up on
 	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
 	wroteAt   atomic.Int64 // UnixNano when the request was written; stored before wroteReq
+	interim   atomic.Bool  // a 1xx response arrived; set from the base transport's reader
+	interims  atomic.Int32 // how many
+	getBody   func() (io.ReadCloser, error)
 
 	bodyOnce sync.Once
 	body     io.ReadCloser // the base transport's response body
@@ -63,10 +67,23 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a := &attemptTrace{t: t, req: req}
 	a.trace.GotConn = a.gotConnHook
 	a.trace.WroteRequest = a.wroteRequestHook
+	if !retry.Idempotent(req) {
+		// Only where a resend could run the request twice: a
+		// Got1xxResponse hook lifts the base transport's bound on 1xx
+		// header bytes, so got1xxHook bounds their number instead.
+		a.trace.Got1xxResponse = a.got1xxHook
+		a.trace.Got100Continue = a.got100Hook
+	}
 	a.tel = t.tel.Start(req, n)
 	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
 	a.asked = t.askKeepAlive(r)
 	a.sent = watchBody(r)
+	if r.GetBody != nil && !retry.Idempotent(r) {
+		// The HTTP/2 implementation resends a stream the server refused
+		// by itself, rewinding the body; a server that had sent an
+		// interim response had read the request and may have run it.
+		a.getBody, r.GetBody = r.GetBody, a.rewind
+	}
 	a.tel.Inject(r)
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
@@ -156,6 +173,37 @@ func (a *attemptTrace) sinceWrite() time.Duration {
 	return time.Duration(time.Now().UnixNano() - a.wroteAt.Load())
 }
 
+// maxInterim bounds the interim responses of an attempt whose 1xx
+// responses the transport watches, as net/http bounds their header bytes
+// when nobody watches: a backend cannot keep the request reading them.
+const maxInterim = 64
+
+var errTooManyInterim = errors.New("resilient: too many interim (1xx) responses")
+
+func (a *attemptTrace) got1xxHook(int, textproto.MIMEHeader) error {
+	a.interim.Store(true)
+	if a.interims.Add(1) > maxInterim {
+		return errTooManyInterim
+	}
+	return nil
+}
+
+func (a *attemptTrace) got100Hook() { a.interim.Store(true) }
+
+// errInterimResponse is what the attempt's GetBody returns to a base
+// transport that would resend a non-idempotent request after an interim
+// response arrived.
+var errInterimResponse = errors.New("resilient: the backend sent an interim response; the request is not resent")
+
+// rewind is the GetBody of a non-idempotent attempt: the caller's, or the
+// replay buffer's, refused once an interim response arrived.
+func (a *attemptTrace) rewind() (io.ReadCloser, error) {
+	if a.interim.Load() {
+		return nil, errInterimResponse
+	}
+	return a.getBody()
+}
+
 // progress snapshots what the attempt has done so far.
 func (a *attemptTrace) progress() attempt.Progress {
 	p := attempt.Progress{
@@ -167,6 +215,7 @@ func (a *attemptTrace) progress() attempt.Progress {
 		HeadersReceived: a.gotHeader,
 		Uncounted:       a.gotConn && a.conn == nil,
 		Earlier:         a.earlier,
+		Interim:         a.interim.Load(),
 	}
 	if a.conn != nil {
 		p.Written = a.conn.written.Load() - a.written0
@@ -190,7 +239,11 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 	// done context is the caller's doing, an invalid request can never
 	// succeed, and checking every header costs the success path nothing.
 	p.ContextErr = a.req.Context().Err()
-	if !a.gotHeader {
+	switch {
+	case a.gotHeader:
+	case p.HTTP2:
+		p.Invalid = attempt.InvalidHTTP2(a.req)
+	default:
 		p.Invalid = attempt.Invalid(a.req)
 	}
 	e := classify(err, p)
@@ -213,12 +266,16 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 // that the connection's return to the pool is seen, a body that breaks
 // off is classified too, and the span ends with the body.
 func (a *attemptTrace) gotResponse(resp *http.Response) {
-	if resp.ProtoMajor == 2 && !a.isHTTP2 {
-		// Cleartext HTTP/2 negotiates nothing that GotConn could see.
+	switch {
+	case a.isHTTP2:
+	case a.conn != nil:
+		// Cleartext HTTP/2 negotiates nothing that GotConn could see; the
+		// preface the connection wrote tells, never the response's status
+		// line, whose version an HTTP/1 server may spell "HTTP/2.0".
+		a.isHTTP2 = a.conn.isHTTP2()
+	case resp.ProtoMajor == 2:
+		// An untracked connection's counts prove nothing either way.
 		a.isHTTP2 = true
-		if a.conn != nil {
-			a.conn.markHTTP2()
-		}
 	}
 	tracked := a.conn != nil && !a.isHTTP2
 	if ka := resp.Header["Keep-Alive"]; tracked && !resp.Close && (len(ka) > 0 || a.asked) {

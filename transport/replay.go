@@ -34,10 +34,14 @@ type replayBody struct {
 	// srcErr is the source's first error other than io.EOF. A broken
 	// source is never read again: every reader returns its error.
 	srcErr error
-	gen    int  // the reader that may read now
-	done   bool // the loop ended: closing the current reader closes src
-	shut   bool // the current reader was closed
-	closed bool // src was closed; it is closed once
+	// declared is the request's ContentLength (0: unknown), n the bytes
+	// read from src: a source that ends short of it is broken.
+	declared int64
+	n        int64
+	gen      int  // the reader that may read now
+	done     bool // the loop ended: closing the current reader closes src
+	shut     bool // the current reader was closed
+	closed   bool // src was closed; it is closed once
 }
 
 func newReplayBody(src io.ReadCloser, limit int64) *replayBody {
@@ -136,6 +140,10 @@ func (r *replayReader) Read(p []byte) (int, error) {
 	n, err := b.src.Read(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.n += int64(n)
+	if err == io.EOF && b.n < b.declared {
+		err = errShortBody
+	}
 	switch {
 	case err == io.EOF:
 		b.eof = true
@@ -196,10 +204,16 @@ func watchBody(r *http.Request) bodyWatch {
 		// the base transport takes through GetBody.
 		return body.b
 	}
-	if r.Body == http.NoBody || inMemory(r.Body) {
+	if r.Body == http.NoBody {
 		return nil
 	}
-	s := &sentBody{ReadCloser: r.Body}
+	if inMemory(r.Body) {
+		// Known to be whole, unless it holds less than the request says.
+		if n, ok := memLen(r.Body); !ok || n >= r.ContentLength {
+			return nil
+		}
+	}
+	s := &sentBody{ReadCloser: r.Body, declared: r.ContentLength}
 	r.Body = s
 	return s
 }
@@ -227,12 +241,24 @@ func blameBody(e *AttemptError, body bodyWatch) *AttemptError {
 // error other than io.EOF that reading it returned.
 type sentBody struct {
 	io.ReadCloser
+	declared int64 // the request's ContentLength; 0 when unknown
+	read     int64 // only the base transport's writer reads
+
 	mu  sync.Mutex // Read runs on the base transport's writer goroutine
 	err error
 }
 
+// errShortBody is what a request body returns in place of io.EOF when it
+// ends before the request's ContentLength: net/http fails such a request
+// every time, and the caller's body is to blame, not the backend.
+var errShortBody = errors.New("resilient: the request body ended before its ContentLength")
+
 func (s *sentBody) Read(p []byte) (int, error) {
 	n, err := s.ReadCloser.Read(p)
+	s.read += int64(n)
+	if err == io.EOF && s.read < s.declared {
+		err = errShortBody
+	}
 	if err != nil && err != io.EOF {
 		s.mu.Lock()
 		if s.err == nil {
@@ -257,6 +283,23 @@ var nopCloserTypes = [...]reflect.Type{
 		io.Reader
 		io.WriterTo
 	}{})),
+}
+
+// memLen returns how many bytes an in-memory body (see inMemory) holds.
+func memLen(r io.Reader) (int64, bool) {
+	switch r := r.(type) {
+	case *bytes.Buffer:
+		return int64(r.Len()), true
+	case *bytes.Reader:
+		return int64(r.Len()), true
+	case *strings.Reader:
+		return int64(r.Len()), true
+	}
+	if t := reflect.TypeOf(r); t == nopCloserTypes[0] || t == nopCloserTypes[1] {
+		inner, _ := reflect.ValueOf(r).Field(0).Interface().(io.Reader)
+		return memLen(inner)
+	}
+	return 0, false
 }
 
 // inMemory reports whether r reads from memory and so cannot fail, as the

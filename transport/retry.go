@@ -3,9 +3,11 @@ package transport
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/resilient-http/resilient/internal/telemetry"
@@ -40,7 +42,19 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 	for n := 1; ; n++ {
 		var tel *telemetry.Attempt
 		resp, tel, err = t.roundTripOnce(r, n)
-		d := p.Decide(retry.Attempt{Request: req, Number: n, Response: resp, Err: err, BodySpent: l.bodySpent()}, &s, time.Now())
+		// The next attempt's request is built before Decide asks the
+		// budget for a token: a body that cannot be had again (the
+		// caller's GetBody fails) makes a retry that never runs, and costs
+		// the backend nothing.
+		var next *http.Request
+		var bodyErr error
+		if req.GetBody != nil && n < p.MaxAttempts && mayRetry(err, resp, p.Statuses) {
+			next, bodyErr = l.attemptRequest()
+		}
+		d := p.Decide(retry.Attempt{Request: req, Number: n, Response: resp, Err: err, BodySpent: l.bodySpent() || bodyErr != nil}, &s, time.Now())
+		if !d.Retry {
+			drop(next)
+		}
 		if !d.Retry && d.Stop == nil {
 			// The response is the result. Naming the backend allocates; a
 			// full budget needs no refill.
@@ -55,6 +69,13 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 		})
 		endFailed(tel, err)
 		if d.Stop != nil {
+			if bodyErr != nil && d.Stop == retry.ErrBodyNotReplayable {
+				if resp != nil {
+					discard(resp)
+				}
+				return nil, &retry.Error{Attempts: n, Stop: d.Stop, Reason: "get_body_failed",
+					Err: fmt.Errorf("%w (last attempt: %w)", bodyErr, orStatus(err, resp))}
+			}
 			return l.stop(n, resp, err, d.Stop, d.Reason)
 		}
 		if resp != nil {
@@ -62,12 +83,40 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 		}
 		// The drain took its time out of the wait, not on top of it.
 		if werr := wait(req.Context(), time.Until(retryAt)); werr != nil {
+			drop(next)
 			return nil, &retry.Error{Attempts: n, Stop: retry.ErrContextDone, Reason: "canceled_while_waiting",
 				Err: fmt.Errorf("%w (last attempt: %w)", werr, orStatus(err, resp))}
 		}
-		if r, err = l.attemptRequest(); err != nil {
-			return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: err}
+		if r = next; r == nil {
+			if r, err = l.attemptRequest(); err != nil {
+				return nil, &retry.Error{Attempts: n, Stop: retry.ErrBodyNotReplayable, Reason: "get_body_failed", Err: err}
+			}
 		}
+	}
+}
+
+// idempotencyKeyWire is the name the Idempotency-Key the transport
+// attaches is sent under; see loop.prepare.
+const idempotencyKeyWire = "idempotency-key"
+
+// mayRetry reports whether Decide could ask for another attempt after
+// this one: a failure other than the caller's own body, or a retryable
+// status. A broken body is never asked for again, not even to be dropped.
+func mayRetry(err error, resp *http.Response, statuses []int) bool {
+	var ae *AttemptError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Kind != retry.KindRequestBody
+	case err != nil:
+		return true
+	}
+	return slices.Contains(statuses, resp.StatusCode)
+}
+
+// drop closes the body of a prepared attempt that will not run.
+func drop(r *http.Request) {
+	if r != nil && r.Body != nil {
+		_ = r.Body.Close()
 	}
 }
 
@@ -90,11 +139,16 @@ func (l *loop) prepare() *http.Request {
 	first := req
 	if !retry.Idempotent(req) && p.IdempotencyKey && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
 		l.base = req.Clone(req.Context())
-		l.base.Header.Set(retry.IdempotencyKeyHeader, rand.Text())
+		// Under its lower-case name, which servers read as the same field
+		// (HTTP/2 sends every name in lower case): net/http takes a request
+		// with an "Idempotency-Key" for replayable and would resend it by
+		// itself after its connection carried it, never asking the hook.
+		l.base.Header[idempotencyKeyWire] = []string{rand.Text()}
 		first = l.base
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
+		l.body.declared = req.ContentLength
 		rd, _ := l.body.reader()
 		if first == req {
 			first = req.WithContext(req.Context())

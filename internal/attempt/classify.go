@@ -43,6 +43,10 @@ type Progress struct {
 	WroteRequest bool
 	// HeadersReceived reports that response headers arrived.
 	HeadersReceived bool
+	// Interim reports that an interim (1xx) response arrived: the server
+	// had read the request, whatever it says later. On HTTP/2 it is the
+	// only sign of a response byte before the headers.
+	Interim bool
 	// ContextErr is the request context's Err when the attempt failed; nil
 	// while the context was live. Only it makes a failure retry.KindCanceled or
 	// retry.KindDeadline: a timeout of the base transport also matches
@@ -74,6 +78,8 @@ func (p Progress) lastStage() retry.Stage {
 		return retry.StageNotConnected
 	case p.HeadersReceived:
 		return retry.StageHeadersReceived
+	case p.Interim:
+		return retry.StageResponseStarted
 	case p.HTTP2 && p.WroteRequest:
 		return retry.StageRequestWritten
 	case p.HTTP2, p.Uncounted && !p.WroteRequest:

@@ -63,3 +63,40 @@ func invalidFields(what string, h http.Header) error {
 }
 
 func notToken(r rune) bool { return !httpguts.IsTokenRune(r) }
+
+// InvalidHTTP2 reports why req can never be sent on an HTTP/2 connection,
+// by the rules HTTP/2 adds to Invalid's before any frame is written (RFC
+// 9113, section 8.2.2): no connection-specific header fields (Connection
+// other than close or keep-alive, Upgrade, Transfer-Encoding other than
+// chunked, which are dropped), a Host that is a valid field value, and no
+// Trailer naming a framing field. It returns nil when it might be sent.
+func InvalidHTTP2(req *http.Request) error {
+	if err := Invalid(req); err != nil {
+		return err
+	}
+	h := req.Header
+	if vv := h["Upgrade"]; len(vv) > 0 && vv[0] != "" && vv[0] != "chunked" {
+		return fmt.Errorf("%w: HTTP/2 forbids the Upgrade header", errInvalidRequest)
+	}
+	if vv := h["Transfer-Encoding"]; len(vv) > 1 || len(vv) == 1 && vv[0] != "" && vv[0] != "chunked" {
+		return fmt.Errorf("%w: HTTP/2 forbids a Transfer-Encoding header", errInvalidRequest)
+	}
+	if vv := h["Connection"]; len(vv) > 1 || len(vv) == 1 && vv[0] != "" &&
+		!strings.EqualFold(vv[0], "close") && !strings.EqualFold(vv[0], "keep-alive") {
+		return fmt.Errorf("%w: HTTP/2 forbids a Connection header", errInvalidRequest)
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if host, err := httpguts.PunycodeHostPort(host); err != nil || !httpguts.ValidHostHeader(host) {
+		return fmt.Errorf("%w: the Host is not a valid field value", errInvalidRequest)
+	}
+	for k := range req.Trailer {
+		switch http.CanonicalHeaderKey(k) {
+		case "Transfer-Encoding", "Trailer", "Content-Length":
+			return fmt.Errorf("%w: trailer field %q is not allowed", errInvalidRequest, k)
+		}
+	}
+	return nil
+}
