@@ -84,12 +84,13 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // came from a backend that took the request and worked on it.
 //
 // Even so, one such failure may be a reset for a reason of the backend's
-// own. It lowers the limit for a minute at most, and not at all when it
-// is far below the backend's other evidence: when the limit it would set
-// is shorter than an idle time after which a reuse succeeded
-// ([Tracker.ObserveReuse]), or it is under the advertised timeout, or
-// under half the idle time after which the backend was seen to close a
-// connection. A second one within the minute confirms it, for TTL, at the
+// own. It lowers the limit for a minute at most, and not at all when the
+// backend's other evidence contradicts it: a reuse succeeded after idling
+// as long or longer ([Tracker.ObserveReuse]), or idleFor is under the
+// advertised timeout, or under half the idle time after which the backend
+// was seen to close a connection. A failure after longer idle than every
+// reuse that worked is what an idle timeout looks like, and teaches at
+// once. A second one within the minute confirms it, for TTL, at the
 // smaller of the two idle times; a reuse that succeeds after idling as
 // long refutes it.
 //

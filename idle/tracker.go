@@ -252,13 +252,18 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	return l
 }
 
-// contradicts reports whether an unconfirmed stale bound d is far below
-// what b's other evidence says, so that it needs a second failure before
-// it applies: the limit it sets would stop reuses that have been seen to
-// succeed, or d is under the advertised timeout, or under half the idle
-// time after which the backend was seen to close a connection.
+// contradicts reports whether an unconfirmed stale bound d is below what
+// b's other evidence says, so that it needs a second failure before it
+// applies: a connection idle as long as d or longer was seen to carry a
+// response,
+// or d is under the advertised timeout, or under half the idle time after
+// which the backend was seen to close a connection. A failure after
+// longer idle than every reuse that worked is what an idle timeout looks
+// like, and teaches at once: reuses just under the timeout working is no
+// evidence against it, and waiting for a second failure would cost a
+// request.
 func (t *Tracker) contradicts(b *backend, d time.Duration) bool {
-	return time.Duration(float64(d)*t.ratio()) < b.reuse.d ||
+	return d <= b.reuse.d ||
 		d < b.advertised.Timeout ||
 		d < b.closed.d/2
 }
