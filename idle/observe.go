@@ -84,13 +84,14 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // came from a backend that took the request and worked on it.
 //
 // Even so, one such failure may be a reset for a reason of the backend's
-// own. It lowers the limit for a minute at most, and not at all when the
-// backend's other evidence contradicts it: a reuse succeeded after idling
-// as long or longer ([Tracker.ObserveReuse]), or idleFor is under the
+// own. It lowers the limit for a minute at most, and not at all when it
+// is far below the backend's other evidence: when idleFor is under the
 // advertised timeout, or under half the idle time after which the backend
-// was seen to close a connection. A failure after longer idle than every
-// reuse that worked is what an idle timeout looks like, and teaches at
-// once. A second one within the minute confirms it, for TTL, at the
+// was seen to close a connection, or the limit it would set is shorter
+// than an idle time after which a reuse succeeded ([Tracker.ObserveReuse]).
+// In that last case a failure past every such reuse still caps the limit
+// at the longest reuse that worked: the backend may close just past them,
+// and reusing only as long as reuses have worked is safe either way. A second one within the minute confirms it, for TTL, at the
 // smaller of the two idle times; a reuse that succeeds after idling as
 // long refutes it.
 //

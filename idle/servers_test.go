@@ -253,8 +253,10 @@ func TestStrayResetAgainstGoServer(t *testing.T) {
 	if n := f.dials.Load(); n > 2+2 {
 		t.Errorf("%d dials for %d requests, want 2 (the first, and after the reset): the stray throttled the backend", n, requests)
 	}
-	if l := tr.Limit(f.key); l.Timeout != 0 {
-		t.Errorf("limit %+v after the stray reset; want none, as Go's server advertises nothing and closed nothing", l)
+	// A stray past every reuse so far caps the limit at the longest reuse
+	// that worked (about 100 ms here), never lower.
+	if l := tr.Limit(f.key); l.Timeout != 0 && l.Timeout < 90*time.Millisecond {
+		t.Errorf("limit %+v after the stray reset; want none, or the longest reuse that worked", l)
 	}
 	t.Logf("%d dials for %d requests", f.dials.Load(), requests)
 }

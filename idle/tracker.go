@@ -233,11 +233,19 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0
 	pick(b.closed.d, SourceObserved)
 	pick(b.stale.confirmed.d, SourceObserved)
-	if d := b.stale.first.d; d > 0 && !t.contradicts(b, d) {
-		pick(d, SourceObserved)
+	first := b.stale.first.d
+	if first > 0 && !t.contradicts(b, first) {
+		pick(first, SourceObserved)
 	}
 	if l.Timeout > 0 {
-		l.Timeout = time.Duration(float64(l.Timeout) * t.ratio())
+		l.Timeout = t.ratioOf(l.Timeout)
+	}
+	if first > 0 && t.beyondReuses(b, first) && (l.Timeout == 0 || b.reuse.d < l.Timeout) {
+		// One failure past every reuse that worked, too close to them to
+		// apply with the margin: the backend may close just past them, or
+		// that was a stray reset. Reusing only as long as reuses have
+		// worked is safe either way, and costs a stray almost nothing.
+		l.Timeout, l.Source = b.reuse.d, SourceObserved
 	}
 	if underSecond && (l.Timeout == 0 || underSecondLimit < l.Timeout) {
 		l.Timeout, l.Source = underSecondLimit, SourceAdvertised
@@ -252,20 +260,29 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	return l
 }
 
-// contradicts reports whether an unconfirmed stale bound d is below what
-// b's other evidence says, so that it needs a second failure before it
-// applies: a connection idle as long as d or longer was seen to carry a
-// response,
-// or d is under the advertised timeout, or under half the idle time after
-// which the backend was seen to close a connection. A failure after
-// longer idle than every reuse that worked is what an idle timeout looks
-// like, and teaches at once: reuses just under the timeout working is no
-// evidence against it, and waiting for a second failure would cost a
-// request.
+// contradicts reports whether an unconfirmed stale bound d is far below
+// what b's other evidence says, so that it needs a second failure before
+// it applies: the limit it sets would stop reuses that have been seen to
+// succeed, or d is under the advertised timeout, or under half the idle
+// time after which the backend was seen to close a connection.
 func (t *Tracker) contradicts(b *backend, d time.Duration) bool {
-	return d <= b.reuse.d ||
-		d < b.advertised.Timeout ||
-		d < b.closed.d/2
+	return t.ratioOf(d) < b.reuse.d || t.contradictsOthers(b, d)
+}
+
+// contradictsOthers is contradicts without the reuses.
+func (t *Tracker) contradictsOthers(b *backend, d time.Duration) bool {
+	return d < b.advertised.Timeout || d < b.closed.d/2
+}
+
+// beyondReuses reports whether an unconfirmed stale bound d lies past
+// every reuse that worked but too close to them for its limit to apply:
+// consistent with an idle timeout between the two, and with a stray reset.
+func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
+	return b.reuse.d > 0 && d > b.reuse.d && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
+}
+
+func (t *Tracker) ratioOf(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * t.ratio())
 }
 
 func (t *Tracker) ratio() float64 {
