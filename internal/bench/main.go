@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// config is the command line, after defaults that depend on other flags
+// have been filled in.
+type config struct {
+	server     string
+	latency    time.Duration
+	getRounds  int
+	postRounds int
+	warmup     int // percent of the rounds run first and discarded
+	allocs     int
+	seed       uint64
+	workloads  string
+}
+
+func main() {
+	var c config
+	serve := flag.Bool("serve", false, "internal: serve for a parent run of -server=child")
+	flag.StringVar(&c.server, "server", "inproc", "where the server runs: inproc (this process) or child (a child process, so allocation counts are the client's alone)")
+	flag.DurationVar(&c.latency, "latency", 0, "one-way delay added by a TCP relay between client and server (e.g. 1ms); 0 for none")
+	flag.IntVar(&c.getRounds, "get-rounds", 0, "timed rounds of the 5-byte GET (default 20000, or 2000 with -latency)")
+	flag.IntVar(&c.postRounds, "post-rounds", 0, "timed rounds of the 64 KiB POST (default 5000, or 1000 with -latency)")
+	flag.IntVar(&c.warmup, "warmup", 10, "warm-up rounds run first and discarded, in percent of the timed rounds")
+	flag.IntVar(&c.allocs, "allocs", 2000, "sequential requests per round tripper in each of 3 passes counting allocs/op and B/op (the lowest pass is reported)")
+	flag.Uint64Var(&c.seed, "seed", 0, "seed of the per-round order (0: one from the clock, printed in the report)")
+	flag.StringVar(&c.workloads, "workloads", "get,post", "comma-separated workloads to run: get, post")
+	flag.Parse()
+
+	if *serve {
+		if err := serveChild(os.Stdin, os.Stdout, c.latency); err != nil {
+			fmt.Fprintln(os.Stderr, "bench -serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := c.complete(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(os.Stdout, c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// complete checks c and fills in the defaults that depend on -latency: a
+// round trip over the relay takes milliseconds, so fewer rounds keep the
+// run near a minute.
+func (c *config) complete() error {
+	if c.server != "inproc" && c.server != "child" {
+		return fmt.Errorf("-server=%q: want inproc or child", c.server)
+	}
+	if c.latency < 0 || c.warmup < 0 || c.allocs < 1 || c.getRounds < 0 || c.postRounds < 0 {
+		return fmt.Errorf("-latency, -warmup, -get-rounds and -post-rounds must not be negative, -allocs must be positive")
+	}
+	if c.getRounds == 0 {
+		c.getRounds = 20000
+		if c.latency > 0 {
+			c.getRounds = 2000
+		}
+	}
+	if c.postRounds == 0 {
+		c.postRounds = 5000
+		if c.latency > 0 {
+			c.postRounds = 1000
+		}
+	}
+	for w := range strings.SplitSeq(c.workloads, ",") {
+		if _, ok := workloads[w]; !ok {
+			return fmt.Errorf("-workloads: unknown workload %q: want get or post", w)
+		}
+	}
+	if c.seed == 0 {
+		c.seed = rand.Uint64()
+	}
+	return nil
+}
+
+// commandLine is the command that reruns c, with every default spelled
+// out and the seed, so that a pasted table says how it was made.
+func (c config) commandLine() string {
+	return fmt.Sprintf("go run . -server=%s -latency=%s -get-rounds=%d -post-rounds=%d -warmup=%d -allocs=%d -workloads=%s -seed=%d",
+		c.server, c.latency, c.getRounds, c.postRounds, c.warmup, c.allocs, c.workloads, c.seed)
+}
+
+func run(out io.Writer, c config) error {
+	srv, err := startServer(c.server, c.latency)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+
+	fmt.Fprintf(out, "command: %s\n", c.commandLine())
+	fmt.Fprintf(out, "%s %s/%s, %d CPUs, GOMAXPROCS=%d, %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "server: %s\n", srv.describe())
+
+	rng := rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15))
+	for w := range strings.SplitSeq(c.workloads, ",") {
+		wl := workloads[w]
+		rounds := c.getRounds
+		if w == "post" {
+			rounds = c.postRounds
+		}
+		res, err := measure(wl, srv, rounds, rounds*c.warmup/100, c.allocs, rng)
+		if err != nil {
+			return fmt.Errorf("%s: %w", wl.name, err)
+		}
+		fmt.Fprintf(out, "\n%s, %d rounds (%d warm-up rounds discarded)\n\n", wl.name, rounds, rounds*c.warmup/100)
+		report(out, res, c.server == "inproc")
+	}
+	return nil
+}
