@@ -5,6 +5,7 @@
 //	cd internal/bench && go run .                       # server in this process
 //	cd internal/bench && go run . -server=child         # server in a child process
 //	cd internal/bench && go run . -latency=1ms          # through a relay adding 1 ms each way
+//	cd internal/bench && go run . -runs=3               # three runs, then the ratios of each
 //
 // Each round sends one request through every round tripper, in an order
 // shuffled afresh per round, and times each end to end (response body read

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ type config struct {
 	warmup     int // percent of the rounds run first and discarded
 	allocs     int
 	seed       uint64
+	runs       int
 	workloads  string
 }
 
@@ -34,6 +36,7 @@ func main() {
 	flag.IntVar(&c.warmup, "warmup", 10, "warm-up rounds run first and discarded, in percent of the timed rounds")
 	flag.IntVar(&c.allocs, "allocs", 2000, "sequential requests per round tripper in each of 3 passes counting allocs/op and B/op (the lowest pass is reported)")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the per-round order (0: one from the clock, printed in the report)")
+	flag.IntVar(&c.runs, "runs", 1, "how many times to measure each workload, with a summary of the ratios when more than once")
 	flag.StringVar(&c.workloads, "workloads", "get,post", "comma-separated workloads to run: get, post")
 	flag.Parse()
 
@@ -62,8 +65,8 @@ func (c *config) complete() error {
 	if c.server != "inproc" && c.server != "child" {
 		return fmt.Errorf("-server=%q: want inproc or child", c.server)
 	}
-	if c.latency < 0 || c.warmup < 0 || c.allocs < 1 || c.getRounds < 0 || c.postRounds < 0 {
-		return fmt.Errorf("-latency, -warmup, -get-rounds and -post-rounds must not be negative, -allocs must be positive")
+	if c.latency < 0 || c.warmup < 0 || c.allocs < 1 || c.runs < 1 || c.getRounds < 0 || c.postRounds < 0 {
+		return fmt.Errorf("-latency, -warmup, -get-rounds and -post-rounds must not be negative, -allocs and -runs must be positive")
 	}
 	if c.getRounds == 0 {
 		c.getRounds = 20000
@@ -91,8 +94,8 @@ func (c *config) complete() error {
 // commandLine is the command that reruns c, with every default spelled
 // out and the seed, so that a pasted table says how it was made.
 func (c config) commandLine() string {
-	return fmt.Sprintf("go run . -server=%s -latency=%s -get-rounds=%d -post-rounds=%d -warmup=%d -allocs=%d -workloads=%s -seed=%d",
-		c.server, c.latency, c.getRounds, c.postRounds, c.warmup, c.allocs, c.workloads, c.seed)
+	return fmt.Sprintf("go run . -server=%s -latency=%s -get-rounds=%d -post-rounds=%d -warmup=%d -allocs=%d -runs=%d -workloads=%s -seed=%d",
+		c.server, c.latency, c.getRounds, c.postRounds, c.warmup, c.allocs, c.runs, c.workloads, c.seed)
 }
 
 func run(out io.Writer, c config) error {
@@ -103,22 +106,62 @@ func run(out io.Writer, c config) error {
 	defer srv.close()
 
 	fmt.Fprintf(out, "command: %s\n", c.commandLine())
-	fmt.Fprintf(out, "%s %s/%s, %d CPUs, GOMAXPROCS=%d, %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "%s %s/%s, %d CPUs, GOMAXPROCS=%d, %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "peers: %s\n", peerVersions())
 	fmt.Fprintf(out, "server: %s\n", srv.describe())
 
+	// One generator for the whole run, so that the seed alone reproduces
+	// every round's order.
 	rng := rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15))
-	for w := range strings.SplitSeq(c.workloads, ",") {
-		wl := workloads[w]
-		rounds := c.getRounds
-		if w == "post" {
-			rounds = c.postRounds
+	names := strings.Split(c.workloads, ",")
+	ratios := make(map[string][][]float64) // workload, run, round tripper
+	for i := range c.runs {
+		for _, w := range names {
+			wl := workloads[w]
+			rounds := c.getRounds
+			if w == "post" {
+				rounds = c.postRounds
+			}
+			warmup := rounds * c.warmup / 100
+			res, err := measure(wl, srv, rounds, warmup, c.allocs, rng)
+			if err != nil {
+				return fmt.Errorf("%s: %w", wl.name, err)
+			}
+			fmt.Fprintf(out, "\n%s, %d rounds (%d warm-up rounds discarded)", wl.name, rounds, warmup)
+			if c.runs > 1 {
+				fmt.Fprintf(out, ", run %d of %d", i+1, c.runs)
+			}
+			fmt.Fprint(out, "\n\n")
+			report(out, res, c.server == "inproc")
+			run := make([]float64, len(res))
+			for k, r := range res {
+				run[k] = r.ratioMedians
+			}
+			ratios[w] = append(ratios[w], run)
 		}
-		res, err := measure(wl, srv, rounds, rounds*c.warmup/100, c.allocs, rng)
-		if err != nil {
-			return fmt.Errorf("%s: %w", wl.name, err)
+	}
+	if c.runs > 1 {
+		for _, w := range names {
+			fmt.Fprintf(out, "\n%s, ratio of medians to bare in each run\n\n", workloads[w].name)
+			summary(out, ratios[w])
 		}
-		fmt.Fprintf(out, "\n%s, %d rounds (%d warm-up rounds discarded)\n\n", wl.name, rounds, rounds*c.warmup/100)
-		report(out, res, c.server == "inproc")
 	}
 	return nil
+}
+
+// peerVersions names the versions of the peers this binary was built
+// with, as its go.mod chose them.
+func peerVersions() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	var vs []string
+	for _, d := range info.Deps {
+		switch d.Path {
+		case "github.com/hashicorp/go-retryablehttp", "github.com/failsafe-go/failsafe-go":
+			vs = append(vs, d.Path+" "+d.Version)
+		}
+	}
+	return strings.Join(vs, ", ")
 }

@@ -185,3 +185,28 @@ func report(out io.Writer, res []result, inproc bool) {
 			r.allocsPerOp-bare.allocsPerOp, r.bytesPerOp-bare.bytesPerOp)
 	}
 }
+
+// summary writes the ratio of medians of every round tripper in every run
+// (ratios[run][round tripper]) as a markdown table, with their range.
+func summary(out io.Writer, ratios [][]float64) {
+	rts := roundTrippers()
+	fmt.Fprint(out, "| round tripper |")
+	for i := range ratios {
+		fmt.Fprintf(out, " run %d |", i+1)
+	}
+	fmt.Fprintln(out, " range |")
+	fmt.Fprint(out, "|---|")
+	for range ratios {
+		fmt.Fprint(out, "---:|")
+	}
+	fmt.Fprintln(out, "---:|")
+	for k, rt := range rts {
+		fmt.Fprintf(out, "| %s |", rt.name)
+		lo, hi := ratios[0][k], ratios[0][k]
+		for _, run := range ratios {
+			fmt.Fprintf(out, " %.3f |", run[k])
+			lo, hi = min(lo, run[k]), max(hi, run[k])
+		}
+		fmt.Fprintf(out, " %.3f-%.3f |\n", lo, hi)
+	}
+}
