@@ -45,7 +45,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := config{server: tt.server, latency: tt.latency, getRounds: 20, postRounds: 10, warmup: 10, allocs: 5, workloads: "get,post"}
+			c := config{server: tt.server, latency: tt.latency, getRounds: 20, postRounds: 10, warmup: 10, allocs: 5, runs: 2, workloads: "get,post"}
 			if err := c.complete(); err != nil {
 				t.Fatal(err)
 			}
@@ -58,8 +58,8 @@ func TestRun(t *testing.T) {
 				t.Errorf("report has no seed:\n%s", report)
 			}
 			for _, rt := range roundTrippers() {
-				if n := strings.Count(report, "| "+rt.name+" |"); n != 2 {
-					t.Errorf("%d rows for %s, want one per workload:\n%s", n, rt.name, report)
+				if n := strings.Count(report, "| "+rt.name+" |"); n != 2*c.runs {
+					t.Errorf("%d rows for %s, want one per workload and run:\n%s", n, rt.name, report)
 				}
 			}
 		})
