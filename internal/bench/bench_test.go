@@ -57,9 +57,12 @@ func TestRun(t *testing.T) {
 			if !strings.Contains(report, "-seed=") {
 				t.Errorf("report has no seed:\n%s", report)
 			}
+			// A row per workload and run, and one per workload in the
+			// summary of the runs.
+			want := 2*c.runs + 2
 			for _, rt := range roundTrippers() {
-				if n := strings.Count(report, "| "+rt.name+" |"); n != 2*c.runs {
-					t.Errorf("%d rows for %s, want one per workload and run:\n%s", n, rt.name, report)
+				if n := strings.Count(report, "| "+rt.name+" |"); n != want {
+					t.Errorf("%d rows for %s, want %d:\n%s", n, rt.name, want, report)
 				}
 			}
 		})
