@@ -31,8 +31,8 @@ func main() {
 	serve := flag.Bool("serve", false, "internal: serve for a parent run of -server=child")
 	flag.StringVar(&c.server, "server", "inproc", "where the server runs: inproc (this process) or child (a child process, so allocation counts are the client's alone)")
 	flag.DurationVar(&c.latency, "latency", 0, "one-way delay added by a TCP relay between client and server (e.g. 1ms); 0 for none")
-	flag.IntVar(&c.getRounds, "get-rounds", 0, "timed rounds of the 5-byte GET (default 20000, or 2000 with -latency)")
-	flag.IntVar(&c.postRounds, "post-rounds", 0, "timed rounds of the 64 KiB POST (default 5000, or 1000 with -latency)")
+	flag.IntVar(&c.getRounds, "get-rounds", 0, "timed rounds of the 5-byte GET (default 20000, or 1500 with -latency)")
+	flag.IntVar(&c.postRounds, "post-rounds", 0, "timed rounds of the 64 KiB POST (default 5000, or 750 with -latency)")
 	flag.IntVar(&c.warmup, "warmup", 10, "warm-up rounds run first and discarded, in percent of the timed rounds")
 	flag.IntVar(&c.allocs, "allocs", 2000, "sequential requests per round tripper in each of 3 passes counting allocs/op and B/op (the lowest pass is reported)")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the per-round order (0: one from the clock, printed in the report)")
@@ -69,15 +69,15 @@ func (c *config) complete() error {
 		return fmt.Errorf("-latency, -warmup, -get-rounds and -post-rounds must not be negative, -allocs and -runs must be positive")
 	}
 	if c.getRounds == 0 {
-		c.getRounds = 20000
+		c.getRounds = 15000
 		if c.latency > 0 {
-			c.getRounds = 2000
+			c.getRounds = 1500
 		}
 	}
 	if c.postRounds == 0 {
 		c.postRounds = 5000
 		if c.latency > 0 {
-			c.postRounds = 1000
+			c.postRounds = 750
 		}
 	}
 	for w := range strings.SplitSeq(c.workloads, ",") {
