@@ -69,7 +69,7 @@ func (c *config) complete() error {
 		return fmt.Errorf("-latency, -warmup, -get-rounds and -post-rounds must not be negative, -allocs and -runs must be positive")
 	}
 	if c.getRounds == 0 {
-		c.getRounds = 15000
+		c.getRounds = 20000
 		if c.latency > 0 {
 			c.getRounds = 1500
 		}
