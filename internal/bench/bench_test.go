@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -16,16 +14,9 @@ import (
 // test binary, and otherwise checks that every run leaves no goroutine
 // behind.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "-serve" {
-		fs := flag.NewFlagSet("serve", flag.ExitOnError)
-		fs.Bool("serve", true, "")
-		delay := fs.Duration("latency", 0, "")
-		_ = fs.Parse(os.Args[1:])
-		if err := serveChild(os.Stdin, os.Stdout, *delay); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if len(os.Args) > 1 && os.Args[1] == serveFlag {
+		serveMain(os.Args[2:])
+		return
 	}
 	goleak.VerifyTestMain(m)
 }

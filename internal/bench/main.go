@@ -27,26 +27,22 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveFlag {
+		serveMain(os.Args[2:])
+		return
+	}
 	var c config
-	serve := flag.Bool("serve", false, "internal: serve for a parent run of -server=child")
 	flag.StringVar(&c.server, "server", "inproc", "where the server runs: inproc (this process) or child (a child process, so allocation counts are the client's alone)")
 	flag.DurationVar(&c.latency, "latency", 0, "one-way delay added by a TCP relay between client and server (e.g. 1ms); 0 for none")
 	flag.IntVar(&c.getRounds, "get-rounds", 0, "timed rounds of the 5-byte GET (default 20000, or 1500 with -latency)")
 	flag.IntVar(&c.postRounds, "post-rounds", 0, "timed rounds of the 64 KiB POST (default 5000, or 750 with -latency)")
 	flag.IntVar(&c.warmup, "warmup", 10, "warm-up rounds run first and discarded, in percent of the timed rounds")
 	flag.IntVar(&c.allocs, "allocs", 2000, "sequential requests per round tripper in each of 3 passes counting allocs/op and B/op (the lowest pass is reported)")
-	flag.Uint64Var(&c.seed, "seed", 0, "seed of the per-round order (0: one from the clock, printed in the report)")
+	flag.Uint64Var(&c.seed, "seed", 0, "seed of the per-round order (0: a random one, printed in the report)")
 	flag.IntVar(&c.runs, "runs", 1, "how many times to measure each workload, with a summary of the ratios when more than once")
 	flag.StringVar(&c.workloads, "workloads", "get,post", "comma-separated workloads to run: get, post")
 	flag.Parse()
 
-	if *serve {
-		if err := serveChild(os.Stdin, os.Stdout, c.latency); err != nil {
-			fmt.Fprintln(os.Stderr, "bench -serve:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	if err := c.complete(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		flag.Usage()
@@ -54,6 +50,22 @@ func main() {
 	}
 	if err := run(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveFlag, first on the command line, makes this binary the server of a
+// parent run of -server=child. It is not among the flags that -help
+// lists: users never pass it.
+const serveFlag = "-serve"
+
+// serveMain is the child's main: args are the flags after serveFlag.
+func serveMain(args []string) {
+	fs := flag.NewFlagSet("bench "+serveFlag, flag.ExitOnError)
+	delay := fs.Duration("latency", 0, "one-way delay of the relay in front of the server")
+	_ = fs.Parse(args)
+	if err := serveChild(os.Stdin, os.Stdout, *delay); err != nil {
+		fmt.Fprintln(os.Stderr, "bench "+serveFlag+":", err)
 		os.Exit(1)
 	}
 }

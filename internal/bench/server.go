@@ -84,7 +84,7 @@ func startServer(where string, delay time.Duration) (*server, error) {
 	return startChild(delay)
 }
 
-// startChild re-executes this binary with -serve. The child serves until
+// startChild re-executes this binary with serveFlag. The child serves until
 // its standard input closes, so it ends by itself when this process ends,
 // however it ends.
 func startChild(delay time.Duration) (*server, error) {
@@ -92,7 +92,7 @@ func startChild(delay time.Duration) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding this binary to re-execute: %w", err)
 	}
-	cmd := exec.Command(exe, "-serve", "-latency="+delay.String())
+	cmd := exec.Command(exe, serveFlag, "-latency="+delay.String())
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
