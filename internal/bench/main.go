@@ -127,6 +127,7 @@ func run(out io.Writer, c config) error {
 	rng := rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15))
 	names := strings.Split(c.workloads, ",")
 	ratios := make(map[string][][]float64) // workload, run, round tripper
+	var rtNames []string
 	for i := range c.runs {
 		for _, w := range names {
 			wl := workloads[w]
@@ -146,8 +147,10 @@ func run(out io.Writer, c config) error {
 			fmt.Fprint(out, "\n\n")
 			report(out, res, c.server == "inproc")
 			run := make([]float64, len(res))
+			rtNames = rtNames[:0]
 			for k, r := range res {
 				run[k] = r.ratioMedians
+				rtNames = append(rtNames, r.name)
 			}
 			ratios[w] = append(ratios[w], run)
 		}
@@ -155,7 +158,7 @@ func run(out io.Writer, c config) error {
 	if c.runs > 1 {
 		for _, w := range names {
 			fmt.Fprintf(out, "\n%s, ratio of medians to bare in each run\n\n", workloads[w].name)
-			summary(out, ratios[w])
+			summary(out, rtNames, ratios[w])
 		}
 	}
 	return nil

@@ -187,9 +187,9 @@ func report(out io.Writer, res []result, inproc bool) {
 }
 
 // summary writes the ratio of medians of every round tripper in every run
-// (ratios[run][round tripper]) as a markdown table, with their range.
-func summary(out io.Writer, ratios [][]float64) {
-	rts := roundTrippers()
+// (ratios[run][round tripper], in the order of names) as a markdown table,
+// with their range.
+func summary(out io.Writer, names []string, ratios [][]float64) {
 	fmt.Fprint(out, "| round tripper |")
 	for i := range ratios {
 		fmt.Fprintf(out, " run %d |", i+1)
@@ -200,8 +200,8 @@ func summary(out io.Writer, ratios [][]float64) {
 		fmt.Fprint(out, "---:|")
 	}
 	fmt.Fprintln(out, "---:|")
-	for k, rt := range rts {
-		fmt.Fprintf(out, "| %s |", rt.name)
+	for k, name := range names {
+		fmt.Fprintf(out, "| %s |", name)
 		lo, hi := ratios[0][k], ratios[0][k]
 		for _, run := range ratios {
 			fmt.Fprintf(out, " %.3f |", run[k])
