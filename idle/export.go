@@ -146,8 +146,9 @@ func (t *Tracker) Export() []Learned {
 // expiry (brought forward to the Tracker's TTL, or the minute of an
 // unconfirmed stale failure, when it lies further ahead), so an
 // unconfirmed stale failure still needs a second to be confirmed; and
-// restored backends count toward MaxBackends. A backend t already knows
-// keeps what it knows: its own observations are newer.
+// restored backends count toward MaxBackends. Of a backend t already
+// knows, only the kinds of evidence t lacks are restored: its own
+// observations are newer.
 func (t *Tracker) Restore(entries []Learned) error {
 	now := t.clock()
 	if n := t.maxBackends(); len(entries) > n {
@@ -167,11 +168,19 @@ func (t *Tracker) Restore(entries []Learned) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, l := range entries {
-		if t.backends[l.Key] != nil {
-			continue
+		b := t.backends[l.Key]
+		if b == nil {
+			b = t.insertLocked(l.Key, now)
 		}
-		b := t.insertLocked(l.Key, now)
-		b.closed, b.reuse, b.stale = restored[i].closed, restored[i].reuse, restored[i].stale
+		r := &restored[i]
+		for _, o := range [...]struct{ own, from *observation }{
+			{&b.closed, &r.closed}, {&b.reuse, &r.reuse},
+			{&b.stale.first, &r.stale.first}, {&b.stale.confirmed, &r.stale.confirmed},
+		} {
+			if o.own.d == 0 {
+				*o.own = *o.from
+			}
+		}
 		t.refreshLocked(l.Key, b, now)
 	}
 	return nil
@@ -187,8 +196,10 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 		return fmt.Errorf("scheme %q is neither http nor https", u.Scheme)
 	case l.Source > SourceObserved:
 		return fmt.Errorf("unknown source %d", l.Source)
-	case l.Limit < 0 || l.Limit > t.evidenceBound():
-		return fmt.Errorf("limit %s is outside [0, %s]", l.Limit, t.evidenceBound())
+	case l.Limit < 0:
+		return fmt.Errorf("limit %s is negative", l.Limit)
+	case t.Ceiling > 0 && l.Limit > t.Ceiling:
+		return fmt.Errorf("limit %s is over the ceiling %s", l.Limit, t.Ceiling)
 	case l.MaxRequests < 0:
 		return fmt.Errorf("max requests %d is negative", l.MaxRequests)
 	}

@@ -15,7 +15,8 @@ import (
 // Handler returns an http.Handler that shows what the Transport knows, as
 // net/http/pprof and expvar do for a process: each backend's effective
 // idle limit, where it came from and the evidence behind it, its retry
-// budget's tokens, and the last failed attempts with their stage and kind.
+// budget's tokens, and the last 64 failed attempts with their stage and
+// kind (kept only when an attempt fails: the success path pays nothing).
 // It serves HTML to a person, and JSON to a machine that asks with
 // ?format=json or Accept: application/json. Mount it where you choose,
 // behind what protects your other debug pages:

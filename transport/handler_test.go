@@ -151,7 +151,8 @@ func TestHandlerShowsNoSecrets(t *testing.T) {
 }
 
 func TestHandlerShowsLimitsAndBudget(t *testing.T) {
-	s := &lateCloser{dead: time.Hour, fin: 200 * time.Millisecond}
+	s := &lateCloser{dead: time.Hour}
+	s.fin.Store(int64(200 * time.Millisecond))
 	u := s.start(t)
 	rt := New(WithHostIdleTimeout("http://configured.example:80", 5*time.Second))
 	t.Cleanup(rt.CloseIdleConnections)

@@ -18,15 +18,17 @@ import (
 
 // lateCloser is a silent HTTP/1.1 backend whose close of an idle
 // connection reaches the client late, as across a network: it stops
-// reading a connection idle for dead (a request arriving then is reset,
-// unread and unrun), but the FIN reaches the client only at fin. A
-// client that reuses a connection between the two fails, whatever the
-// scheduling: the backend measures idle time from its own write, before
-// the client's. posts counts the POSTs it ran.
+// serving a connection idle for dead (a request arriving then is reset,
+// unrun), but the FIN reaches the client only at fin (in nanoseconds,
+// changed between a test's phases). A client that reuses a connection
+// between the two fails, whatever the scheduling: the backend measures
+// idle time from its own write, before the client's. posts counts the
+// POSTs it ran.
 type lateCloser struct {
-	dead, fin time.Duration
-	posts     atomic.Int32
-	resets    atomic.Int32
+	dead   time.Duration
+	fin    atomic.Int64
+	posts  atomic.Int32
+	resets atomic.Int32
 }
 
 func (s *lateCloser) start(t *testing.T) *url.URL {
@@ -68,7 +70,7 @@ func (s *lateCloser) serve(c net.Conn) {
 	var wrote time.Time
 	for {
 		if !wrote.IsZero() {
-			_ = c.SetReadDeadline(wrote.Add(s.fin))
+			_ = c.SetReadDeadline(wrote.Add(time.Duration(s.fin.Load())))
 		}
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -99,10 +101,9 @@ func (s *lateCloser) serve(c net.Conn) {
 // fails.
 func TestRestoredLimitSparesFirstContactFailure(t *testing.T) {
 	// The close reaches the client at 700 ms, so the limit learned is
-	// 560 ms; the backend stopped reading at 300 ms. A request after
-	// 630 ms of idle fails on a reused connection, and is 70 ms clear of
-	// both the limit and the FIN.
-	s := &lateCloser{dead: 300 * time.Millisecond, fin: 700 * time.Millisecond}
+	// 560 ms; the backend stopped serving at 300 ms.
+	s := &lateCloser{dead: 300 * time.Millisecond}
+	s.fin.Store(int64(700 * time.Millisecond))
 	u := s.start(t)
 
 	first := New()
@@ -134,6 +135,10 @@ func TestRestoredLimitSparesFirstContactFailure(t *testing.T) {
 	if l := restored.IdleLimit(u); l != first.IdleLimit(u) {
 		t.Fatalf("restored limit %+v, learned %+v", l, first.IdleLimit(u))
 	}
+	// From now on the FIN comes too late for anyone: a request after a
+	// second of idle fails on a reused connection, whatever the
+	// scheduling, and the restored limit has 440 ms to close it first.
+	s.fin.Store(int64(time.Hour))
 	fresh := New()
 	failures := map[string]error{}
 	var mu sync.Mutex
@@ -145,7 +150,7 @@ func TestRestoredLimitSparesFirstContactFailure(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			time.Sleep(630 * time.Millisecond)
+			time.Sleep(time.Second)
 			err := do(t, rt, http.MethodPost, u)
 			mu.Lock()
 			failures[name] = err
@@ -162,5 +167,29 @@ func TestRestoredLimitSparesFirstContactFailure(t *testing.T) {
 	}
 	if got := s.posts.Load(); got != 1 {
 		t.Errorf("%d POSTs ran, want the restored transport's alone", got)
+	}
+	if got := s.resets.Load(); got != 1 {
+		t.Errorf("%d requests met a connection the backend had stopped serving, want the fresh transport's alone", got)
+	}
+}
+
+func TestRestoreRejectsDamagedExport(t *testing.T) {
+	u := &url.URL{Scheme: "http", Host: "api:8080"}
+	now := time.Now()
+	good := idle.Learned{Key: idle.Key(u), Evidence: []idle.Evidence{{Kind: idle.EvidenceClosed, Idle: 2 * time.Second, Seen: now, Expires: now.Add(time.Minute)}}}
+	stale := idle.Learned{Key: "http://other:80", Evidence: []idle.Evidence{{Kind: idle.EvidenceClosed, Idle: time.Second, Seen: now.Add(-time.Hour), Expires: now.Add(-time.Minute)}}}
+	rt := New()
+	err := rt.Restore([]idle.Learned{good, stale})
+	if !errors.Is(err, idle.ErrInvalidLearned) {
+		t.Fatalf("Restore: %v", err)
+	}
+	if l := rt.IdleLimit(u); l.Source != idle.SourceNone {
+		t.Fatalf("limit %+v applied from a rejected export", l)
+	}
+	if err := rt.Restore([]idle.Learned{good}); err != nil {
+		t.Fatal(err)
+	}
+	if l := rt.IdleLimit(u); l.Source != idle.SourceObserved || l.Timeout != 1600*time.Millisecond {
+		t.Fatalf("limit %+v, want 1.6s observed", l)
 	}
 }
