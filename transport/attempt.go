@@ -259,6 +259,7 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 		BytesWritten: e.BytesWritten, BytesRead: e.BytesRead,
 		Unprocessed: e.Unprocessed(), Err: e,
 	})
+	a.record(e) // for Handler; only failures pay for it
 	return e
 }
 

@@ -65,6 +65,8 @@ type Transport struct {
 	budget *retry.Budget
 	idle   *idle.Tracker
 	tel    *telemetry.Telemetry
+
+	failures failureRing // the last failed attempts, for Handler
 }
 
 // New returns a Transport configured by opts. Without [WithBase] it wraps a

@@ -3,13 +3,17 @@
 // close after 2 s idle, driven by clients that send POSTs spaced around
 // 2 s. One gateway uses a bare http.Transport with a gateway's 600 s idle
 // timeout; the other uses transport.New. It prints what the clients saw
-// through each, and how many times the backend executed each POST.
+// through each, and how many times the backend executed each POST. The
+// resilient gateway's live view (transport.Transport.Handler) is served
+// on a debug address of its own, as net/http/pprof would be; its URL is
+// printed first, and what it shows at the end last.
 //
 //	go run ./examples/gateway
 package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +49,7 @@ func main() {
 
 // gatewayTransports are the two transports under comparison, as a gateway
 // would configure them.
-func gatewayTransports() (bare, resilient http.RoundTripper) {
+func gatewayTransports() (bare http.RoundTripper, resilient *transport.Transport) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.IdleConnTimeout = 600 * time.Second
 	// A gateway forwards POSTs it cannot see inside; it opts in to
@@ -66,11 +70,23 @@ func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
 	}
 	defer backend.Close()
 	target := &url.URL{Scheme: "http", Host: backend.Addr().String()}
+	bare, resilient := gatewayTransports()
+
+	// The live view, where an operator would look: a debug listener of
+	// its own, never the proxied one.
+	mux := http.NewServeMux()
+	mux.Handle("/debug/resilient", resilient.Handler())
+	debug, err := serve(mux, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer debug.Close()
+	view := "http://" + debug.Addr().String() + "/debug/resilient"
+	fmt.Printf("live view of transport.New: %s\n", view)
 
 	fmt.Printf("backend idle timeout %v, gateway idle timeout 600s, %d clients x %d POSTs spaced %v±30ms\n\n",
 		idle, lanes, requests, idle)
 	results := map[string]*tally{"bare http.Transport": {}, "transport.New": {}}
-	bare, resilient := gatewayTransports()
 	var wg sync.WaitGroup
 	for name, rt := range map[string]http.RoundTripper{"bare http.Transport": bare, "transport.New": resilient} {
 		gw, err := startGateway(target, rt)
@@ -91,6 +107,33 @@ func run(idle time.Duration, lanes, requests int, oneWay time.Duration) error {
 		t := results[name]
 		fmt.Printf("%-20s  sent %3d  ok %3d  502/503 %3d  executed twice %d\n",
 			name, t.sent.Load(), t.ok.Load(), t.failed.Load(), ledger.twice(name))
+	}
+	return showView(view)
+}
+
+// showView prints what the live view shows, read as JSON.
+func showView(view string) error {
+	resp, err := http.Get(view + "?format=json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Backends []struct {
+			Key          string        `json:"key"`
+			Limit        time.Duration `json:"limit"`
+			Source       string        `json:"source"`
+			BudgetTokens float64       `json:"budget_tokens"`
+		} `json:"backends"`
+		Failures []struct{ Stage, Kind string } `json:"failures"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return fmt.Errorf("live view: %w", err)
+	}
+	fmt.Printf("\nlive view: %d failed attempts recorded\n", len(v.Failures))
+	for _, b := range v.Backends {
+		fmt.Printf("  %s  idle limit %v (%s)  retry budget %.1f tokens\n",
+			b.Key, b.Limit.Round(time.Millisecond), b.Source, b.BudgetTokens)
 	}
 	return nil
 }
