@@ -29,7 +29,9 @@ type idleConfig struct {
 // backends are configured; the effective limit is d times the ratio unless
 // a backend advertises or shows a shorter one. Zero means none is
 // configured (the default); New panics on a negative d, and when
-// WithIdleTracker is given too.
+// WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithBackendIdleTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -45,7 +47,9 @@ func WithBackendIdleTimeout(d time.Duration) Option {
 // requests through an HTTP proxy, the backend is the proxy (see
 // [Transport.IdleLimit]). New panics when host is not an http or https
 // backend (empty, with spaces, a path or a bad port), when d is negative,
-// and when WithIdleTracker is given too.
+// and when WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithHostIdleTimeout(host string, d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		u, err := parseBackend(host)
@@ -86,7 +90,9 @@ func parseBackend(host string) (*url.URL, error) {
 // WithIdleRatio sets the share of a backend's idle timeout that pooled
 // connections may use (default idle.DefaultRatio, 0.8). New panics when r
 // is outside (0, 1] (NaN and infinities included), and when
-// WithIdleTracker is given too.
+// WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithIdleRatio(r float64) Option {
 	return optionFunc(func(c *config) {
 		if !(r > 0 && r <= 1) { // so written that NaN fails too
@@ -103,7 +109,9 @@ func WithIdleRatio(r float64) Option {
 // Configure) stay its owner's: New panics when an option that would change
 // them (WithIdleRatio, WithBackendIdleTimeout, WithHostIdleTimeout) is
 // given too. Configure tr itself before New instead. A nil tracker is
-// ignored.
+// ignored. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithIdleTracker(tr *idle.Tracker) Option {
 	return optionFunc(func(c *config) { c.idle.tracker = tr })
 }
