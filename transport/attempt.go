@@ -149,7 +149,7 @@ func (a *attemptTrace) baseResent() {
 	a.earlier = max(a.earlier, a.progress().Stage())
 	a.tel.BaseResent(a.reused, a.idleFor)
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
-		a.t.observeStale(c.key, a.idleFor, a.sinceWrite())
+		a.t.observeStale(c, a.idleFor, a.sinceWrite())
 	}
 	// net/http waits for the failed connection's writer before resending,
 	// so no late WroteRequest of the first connection can follow.
@@ -252,7 +252,7 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
 		(e.Kind == retry.KindEOF || e.Kind == retry.KindReset || e.Kind == retry.KindServerClosedIdle) {
-		a.t.observeStale(a.conn.key, e.IdleFor, a.sinceWrite())
+		a.t.observeStale(a.conn, e.IdleFor, a.sinceWrite())
 	}
 	a.tel.Failed(telemetry.Failure{
 		Stage: e.Stage.String(), Kind: e.Kind.String(),
@@ -278,10 +278,8 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		a.isHTTP2 = true
 	}
 	tracked := a.conn != nil && !a.isHTTP2
-	if ka := resp.Header["Keep-Alive"]; tracked && !resp.Close && (len(ka) > 0 || a.asked) {
-		// After asking, no header is an answer too: the backend does not
-		// advertise (any more).
-		a.t.observeKeepAlive(a.conn.key, ka)
+	if tracked && !resp.Close {
+		a.conn.responded(resp.Header["Keep-Alive"], a.asked)
 	}
 	if tracked && a.reused && a.idleFor > 0 {
 		// The backend answered on a connection idle that long: its timeout

@@ -90,6 +90,7 @@ type conn struct {
 	gen       uint64 // bumped each time the conn is handed to an attempt
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
+	maxLeft   int           // requests the backend still takes on it, see responded; -1: unknown
 	timer     *time.Timer
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
@@ -106,7 +107,7 @@ const (
 )
 
 func newConn(c net.Conn, t *Transport, addr string) *conn {
-	return &conn{Conn: c, t: t, addr: addr}
+	return &conn{Conn: c, t: t, addr: addr, maxLeft: -1}
 }
 
 // Read counts response bytes and recognises a close by the backend while
@@ -160,9 +161,50 @@ func (c *conn) readFailed(err error) {
 	c.closedBy = closedByPeer
 	c.state = connClosed
 	c.stopTimerLocked()
-	key, idleFor := c.key, time.Since(c.idleSince)
+	key, idleFor, spent := c.key, time.Since(c.idleSince), c.maxLeft == 0
 	c.mu.Unlock()
-	c.t.observeServerClosedIdle(key, idleFor)
+	c.t.observeServerClosedIdle(key, idleFor, spent)
+}
+
+// responded records a response the connection carried, whose connection
+// stays open, with its Keep-Alive header values; asked says the request
+// asked for them (see Transport.askKeepAlive). Keep-Alive max=N counts
+// the requests the backend still takes on this connection: Apache sends
+// it only when asked and counts every request, so the count goes on down
+// with each response without the header. It is never enforced (see
+// idle.Limit.MaxRequests): it only explains a close. The backend learns
+// from the header as a whole.
+func (c *conn) responded(values []string, asked bool) {
+	left := -1
+	if len(values) > 0 {
+		if m := idle.ParseKeepAlive(values).MaxRequests; m > 0 {
+			left = m
+		}
+	}
+	c.mu.Lock()
+	switch {
+	case left > 0 || asked || len(values) > 0:
+		// The backend says how many are left, or, answering, that it
+		// counts none.
+		c.maxLeft = left
+	case c.maxLeft > 0:
+		c.maxLeft--
+	}
+	key := c.key
+	c.mu.Unlock()
+	if len(values) > 0 || asked {
+		// After asking, no header is an answer too: the backend does not
+		// advertise (any more).
+		c.t.observeKeepAlive(key, values)
+	}
+}
+
+// maxRequestsLeft returns how many more requests the backend said it
+// takes on the connection, counted down since; -1 when it did not say.
+func (c *conn) maxRequestsLeft() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxLeft
 }
 
 // peerError returns how the backend ended the connection (its FIN or
@@ -424,18 +466,27 @@ func (t *Transport) idleLimit(key string) time.Duration {
 }
 
 // observeServerClosedIdle records that the backend closed a pooled
-// connection after it had been idle for idleFor.
-func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
+// connection after it had been idle for idleFor. spent says the backend
+// had counted down the connection's last request (Keep-Alive max): that
+// explains the close, which then teaches nothing of its idle timeout.
+func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration, spent bool) {
 	t.tel.ConnClosed(key, false)
-	t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
+	if !spent {
+		t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
+	}
 }
 
-// observeStale records that a reused connection to the backend key failed
-// as one the backend had closed after it had been idle for idleFor,
-// afterWrite after the request was written (zero: the write failed); see
-// idle.Tracker.ObserveStale for which failures teach.
-func (t *Transport) observeStale(key string, idleFor, afterWrite time.Duration) {
-	t.learn(key, func() { t.idle.ObserveStale(key, idleFor, afterWrite) })
+// observeStale records that a reused connection c failed as one the
+// backend had closed after it had been idle for idleFor, afterWrite after
+// the request was written (zero: the write failed); see
+// idle.Tracker.ObserveStale for which failures teach. A connection whose
+// requests the backend had counted down teaches nothing: its request
+// count explains the close.
+func (t *Transport) observeStale(c *conn, idleFor, afterWrite time.Duration) {
+	if c.maxRequestsLeft() == 0 {
+		return
+	}
+	t.learn(c.key, func() { t.idle.ObserveStale(c.key, idleFor, afterWrite) })
 }
 
 // observeReuse records that a reused connection to the backend key, idle
