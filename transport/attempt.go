@@ -42,6 +42,11 @@ type attemptTrace struct {
 	isHTTP2  bool
 	asked    bool // the request asked for Keep-Alive: an answer without it counts
 
+	// retire is the attempt's own header map while a connection is past
+	// its age, in which GotConn asks such a connection's backend to close
+	// it; nil otherwise (see Transport.retiring).
+	retire http.Header
+
 	gotHeader bool
 	earlier   retry.Stage  // how far the attempt got on connections the base gave up on
 	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
@@ -77,6 +82,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a.tel = t.tel.Start(req, n)
 	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
 	a.asked = t.askKeepAlive(r)
+	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
 	if r.GetBody != nil && !retry.Idempotent(r) {
 		// The HTTP/2 implementation resends a stream the server refused
@@ -132,6 +138,9 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	}
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
 	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
+	if a.retire != nil && !a.isHTTP2 && c.pastAge() {
+		a.retire["Connection"] = []string{"close"}
+	}
 	a.tel.GotConn(c.key)
 }
 

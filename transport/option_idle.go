@@ -19,6 +19,7 @@ type idleConfig struct {
 	ratio       float64
 	h2ReadIdle  time.Duration
 	h2PingLimit time.Duration
+	maxAge      time.Duration
 
 	// set names the options that configure the tracker, for the panic
 	// when they meet a caller's tracker.
@@ -127,6 +128,32 @@ func WithHTTP2HealthCheck(readIdle, pingTimeout time.Duration) Option {
 			panic(fmt.Sprintf("transport: WithHTTP2HealthCheck(%s, %s): a duration is negative", readIdle, pingTimeout))
 		}
 		c.idle.h2ReadIdle, c.idle.h2PingLimit = readIdle, pingTimeout
+	})
+}
+
+// WithMaxConnectionAge retires HTTP/1 connections older than d, as
+// Envoy's max_connection_duration and .NET's PooledConnectionLifetime do,
+// so that new connections follow a backend's DNS name to new addresses and
+// spread over new instances. Each connection's limit is drawn from [0.9d,
+// 1.1d], so that connections dialed together do not retire together.
+// Past it, a connection is never closed under a request: the next request
+// it carries says Connection: close (unless the caller set Close or a
+// Connection header of their own), so the backend closes it after the
+// response and net/http does not pool it again, and once it has sat idle
+// for a second it is closed. Zero, the default, means no limit; New panics on a
+// negative d.
+//
+// HTTP/2 connections are left alone. From Go 1.27 HTTP/2 is net/http's
+// own, which offers no way to stop new streams on one connection; x/net's
+// ClientConn.SetDoNotReuse would do it on Go 1.26 only, and it is not
+// used, so that both versions behave alike. An HTTP/2 connection follows
+// the server's GOAWAY, and [Transport.CloseIdleConnections].
+func WithMaxConnectionAge(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			panic(fmt.Sprintf("transport: WithMaxConnectionAge(%s): the age is negative", d))
+		}
+		c.idle.maxAge = d
 	})
 }
 
