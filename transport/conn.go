@@ -237,6 +237,9 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 		c.protoSeen = true
 		c.http2 = c.http2 || negotiatedHTTP2(reported)
 		c.key = c.t.peerKey(c.addr, u)
+		if c.http2 {
+			c.endLocked() // no age limit for HTTP/2 (see WithMaxConnectionAge)
+		}
 	}
 	c.stopTimerLocked()
 	if c.state == connIdle {

@@ -182,3 +182,45 @@ func TestMaxConnectionAgeIdle(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxConnectionAgeAsksToClose: the request that gets a connection
+// past its age says Connection: close in the attempt's own copy of the
+// headers; the caller's request is untouched, and a Connection header of
+// the caller's stays as it is.
+func TestMaxConnectionAgeAsksToClose(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	u := goServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, strings.Join(r.Header["Connection"], ","))
+		mu.Unlock()
+	})
+	rt := New(WithMaxConnectionAge(time.Millisecond))
+	t.Cleanup(rt.CloseIdleConnections)
+	send := func(connection string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+		if connection != "" {
+			req.Header.Set("Connection", connection)
+		}
+		if err := doReq(rt, req); err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Header.Get("Connection"); got != connection {
+			t.Errorf("the caller's Connection header became %q", got)
+		}
+		time.Sleep(20 * time.Millisecond) // the connection passes its age, idle for less than the grace
+	}
+	send("")           // asks for Keep-Alive: the advertisement is unknown
+	send("")           // an old connection: asked to close
+	send("")           // a new connection
+	send("keep-alive") // old again, but the caller's header stays
+	want := []string{"keep-alive", "close", "", "keep-alive"}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("Connection headers the server saw: %q, want %q", seen, want)
+	}
+}
