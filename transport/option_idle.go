@@ -140,8 +140,10 @@ func WithHTTP2HealthCheck(readIdle, pingTimeout time.Duration) Option {
 // it carries says Connection: close (unless the caller set Close or a
 // Connection header of their own), so the backend closes it after the
 // response and net/http does not pool it again, and once it has sat idle
-// for a second it is closed. Zero, the default, means no limit; New panics on a
-// negative d.
+// for a second it is closed. While some connection is past its age, each
+// request costs a copy of its header map, in which that Connection: close
+// can be said. Zero, the default, means no limit; New panics on a negative
+// d.
 //
 // HTTP/2 connections are left alone. From Go 1.27 HTTP/2 is net/http's
 // own, which offers no way to stop new streams on one connection; x/net's
