@@ -14,26 +14,26 @@ func TestAdvertisedMaxIsReplaced(t *testing.T) {
 	const key = "http://b:80"
 	tests := []struct {
 		name    string
-		then    func(tr *idle.Tracker, now *time.Time)
+		then    func(t *testing.T, tr *idle.Tracker, now *time.Time)
 		wantMax int
 	}{
-		{name: "counted down", wantMax: 3, then: func(tr *idle.Tracker, _ *time.Time) {
+		{name: "counted down", wantMax: 3, then: func(_ *testing.T, tr *idle.Tracker, _ *time.Time) {
 			tr.ObserveKeepAlive(key, []string{"timeout=5, max=3"})
 		}},
-		{name: "answered without it", wantMax: 0, then: func(tr *idle.Tracker, _ *time.Time) {
+		{name: "answered without it", wantMax: 0, then: func(_ *testing.T, tr *idle.Tracker, _ *time.Time) {
 			tr.ObserveKeepAlive(key, nil)
 		}},
-		{name: "answered with a timeout only", wantMax: 0, then: func(tr *idle.Tracker, _ *time.Time) {
+		{name: "answered with a timeout only", wantMax: 0, then: func(_ *testing.T, tr *idle.Tracker, _ *time.Time) {
 			tr.ObserveKeepAlive(key, []string{"timeout=5"})
 		}},
-		{name: "no answer for a TTL", wantMax: 0, then: func(tr *idle.Tracker, now *time.Time) {
+		{name: "no answer for a TTL", wantMax: 0, then: func(_ *testing.T, tr *idle.Tracker, now *time.Time) {
 			*now = now.Add(idle.DefaultTTL)
 			tr.ObserveReuse(key, time.Millisecond) // a request, no answer
 		}},
-		{name: "no answer for under a TTL", wantMax: 99, then: func(tr *idle.Tracker, now *time.Time) {
+		{name: "no answer for under a TTL", wantMax: 99, then: func(_ *testing.T, tr *idle.Tracker, now *time.Time) {
 			*now = now.Add(idle.DefaultTTL - time.Second)
 		}},
-		{name: "the same header after it expired", wantMax: 99, then: func(tr *idle.Tracker, now *time.Time) {
+		{name: "the same header after it expired", wantMax: 99, then: func(t *testing.T, tr *idle.Tracker, now *time.Time) {
 			*now = now.Add(idle.DefaultTTL)
 			if l := tr.Limit(key); l.MaxRequests != 0 {
 				t.Errorf("after a TTL: max %d, want 0", l.MaxRequests)
@@ -46,7 +46,7 @@ func TestAdvertisedMaxIsReplaced(t *testing.T) {
 			now := time.Unix(1000, 0)
 			tr := fakeClock(&now)
 			tr.ObserveKeepAlive(key, []string{"timeout=5, max=99"})
-			tt.then(tr, &now)
+			tt.then(t, tr, &now)
 			l := tr.Limit(key)
 			if l.MaxRequests != tt.wantMax {
 				t.Errorf("MaxRequests = %d, want %d", l.MaxRequests, tt.wantMax)
