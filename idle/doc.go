@@ -1,8 +1,9 @@
 // Package idle keeps, per backend, how long a pooled keep-alive HTTP/1
 // connection may sit idle before the client must close it, so that the
 // client always closes first and never reuses a connection the backend is
-// closing. HTTP/2 connections are not limited here: they are checked with
-// pings.
+// closing. Idle limits apply to HTTP/1 connections only: HTTP/2
+// connections carry requests concurrently and are checked with pings
+// instead ([github.com/resilient-http/resilient/transport.WithHTTP2HealthCheck]).
 //
 // The effective limit of a backend is
 //

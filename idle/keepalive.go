@@ -60,3 +60,21 @@ func ParseKeepAlive(values []string) KeepAlive {
 	}
 	return ka
 }
+
+// expireMax forgets the advertised max TTL after the backend's last
+// answer, and returns when it will otherwise; zero: nothing to forget. A
+// max describes the connection that carried it, and a backend that is no
+// longer asked (a shared Tracker fed by another client, requests through
+// a proxy) may have stopped sending it without anyone seeing the answer
+// that says so.
+func (b *backend) expireMax(now time.Time, ttl time.Duration) time.Time {
+	if b.advertised.MaxRequests == 0 {
+		return time.Time{}
+	}
+	if exp := time.Unix(0, b.answered.Load()).Add(ttl); now.Before(exp) {
+		return exp
+	}
+	b.advertised.MaxRequests = 0
+	b.rawHeader = "" // so that the same header, seen again, teaches it again
+	return time.Time{}
+}

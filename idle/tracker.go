@@ -27,10 +27,14 @@ const underSecondLimit = DefaultFloor
 type Limit struct {
 	Timeout time.Duration
 	// MaxRequests is the max=N the backend last advertised in Keep-Alive,
-	// zero if none. It is information only: no connection is closed to
-	// enforce it, since net/http may be handing the connection to a
-	// waiting request at that moment, and servers that count requests
-	// send Connection: close with the last one, which net/http honours.
+	// zero if none: the requests left on the connection that carried that
+	// response (Apache counts them down), so it describes that connection
+	// more than the backend. An answer to an ask without the header
+	// clears it, and it expires TTL after the backend's last answer. It is
+	// information only: no connection is closed to enforce it, since
+	// net/http may be handing the connection to a waiting request at that
+	// moment, and servers that count requests send Connection: close with
+	// the last one, which net/http honours.
 	MaxRequests int
 	Source      Source
 }
@@ -206,6 +210,7 @@ func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
+		b.expireMax(now, ttl),
 	} {
 		if !exp.IsZero() && (next.IsZero() || exp.Before(next)) {
 			next = exp

@@ -42,6 +42,11 @@ type attemptTrace struct {
 	isHTTP2  bool
 	asked    bool // the request asked for Keep-Alive: an answer without it counts
 
+	// retire is the attempt's own header map while a connection is past
+	// its age, in which GotConn asks such a connection's backend to close
+	// it; nil otherwise (see Transport.retiring).
+	retire http.Header
+
 	gotHeader bool
 	earlier   retry.Stage  // how far the attempt got on connections the base gave up on
 	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
@@ -77,6 +82,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a.tel = t.tel.Start(req, n)
 	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
 	a.asked = t.askKeepAlive(r)
+	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
 	if r.GetBody != nil && !retry.Idempotent(r) {
 		// The HTTP/2 implementation resends a stream the server refused
@@ -132,6 +138,9 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	}
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
 	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
+	if a.retire != nil && !a.isHTTP2 && c.pastAge() {
+		a.retire["Connection"] = []string{"close"}
+	}
 	a.tel.GotConn(c.key)
 }
 
@@ -149,7 +158,7 @@ func (a *attemptTrace) baseResent() {
 	a.earlier = max(a.earlier, a.progress().Stage())
 	a.tel.BaseResent(a.reused, a.idleFor)
 	if c := a.conn; c != nil && a.reused && a.idleFor > 0 && !a.isHTTP2 && c.read.Load() == a.read0 {
-		a.t.observeStale(c.key, a.idleFor, a.sinceWrite())
+		a.t.observeStale(c, a.idleFor, a.sinceWrite())
 	}
 	// net/http waits for the failed connection's writer before resending,
 	// so no late WroteRequest of the first connection can follow.
@@ -252,7 +261,7 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&
 		(e.Kind == retry.KindEOF || e.Kind == retry.KindReset || e.Kind == retry.KindServerClosedIdle) {
-		a.t.observeStale(a.conn.key, e.IdleFor, a.sinceWrite())
+		a.t.observeStale(a.conn, e.IdleFor, a.sinceWrite())
 	}
 	a.tel.Failed(telemetry.Failure{
 		Stage: e.Stage.String(), Kind: e.Kind.String(),
@@ -279,10 +288,8 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		a.isHTTP2 = true
 	}
 	tracked := a.conn != nil && !a.isHTTP2
-	if ka := resp.Header["Keep-Alive"]; tracked && !resp.Close && (len(ka) > 0 || a.asked) {
-		// After asking, no header is an answer too: the backend does not
-		// advertise (any more).
-		a.t.observeKeepAlive(a.conn.key, ka)
+	if tracked && !resp.Close {
+		a.conn.responded(resp.Header["Keep-Alive"], a.asked)
 	}
 	if tracked && a.reused && a.idleFor > 0 {
 		// The backend answered on a connection idle that long: its timeout

@@ -5,6 +5,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -90,6 +91,9 @@ type conn struct {
 	gen       uint64 // bumped each time the conn is handed to an attempt
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
+	maxLeft   int           // requests the backend still takes on it, see responded; -1: unknown
+	aging     *time.Timer   // fires at the connection's age limit; nil: none
+	old       bool          // past its age limit, and counted in t.age.old
 	timer     *time.Timer
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
@@ -103,10 +107,15 @@ const (
 	closedByBase              // the base transport closed it (error, CloseIdleConnections)
 	closedByLimit             // the idle limit closed it before the backend could
 	closedByPeer              // the backend closed it
+	closedByAge               // it was idle past its age limit
 )
 
 func newConn(c net.Conn, t *Transport, addr string) *conn {
-	return &conn{Conn: c, t: t, addr: addr}
+	tc := &conn{Conn: c, t: t, addr: addr, maxLeft: -1}
+	if age := t.age.limit(); age > 0 {
+		tc.aging = time.AfterFunc(age, tc.aged)
+	}
+	return tc
 }
 
 // Read counts response bytes and recognises a close by the backend while
@@ -143,7 +152,7 @@ func (c *conn) Close() error {
 		c.closedBy = closedByBase
 	}
 	c.state = connClosed
-	c.stopTimerLocked()
+	c.endLocked()
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
@@ -159,10 +168,51 @@ func (c *conn) readFailed(err error) {
 	}
 	c.closedBy = closedByPeer
 	c.state = connClosed
-	c.stopTimerLocked()
-	key, idleFor := c.key, time.Since(c.idleSince)
+	c.endLocked()
+	key, idleFor, spent := c.key, time.Since(c.idleSince), c.maxLeft == 0
 	c.mu.Unlock()
-	c.t.observeServerClosedIdle(key, idleFor)
+	c.t.observeServerClosedIdle(key, idleFor, spent)
+}
+
+// responded records a response the connection carried, whose connection
+// stays open, with its Keep-Alive header values; asked says the request
+// asked for them (see Transport.askKeepAlive). Keep-Alive max=N counts
+// the requests the backend still takes on this connection: Apache sends
+// it only when asked and counts every request, so the count goes on down
+// with each response without the header. It is never enforced (see
+// idle.Limit.MaxRequests): it only explains a close. The backend learns
+// from the header as a whole.
+func (c *conn) responded(values []string, asked bool) {
+	left := -1
+	if len(values) > 0 {
+		if m := idle.ParseKeepAlive(values).MaxRequests; m > 0 {
+			left = m
+		}
+	}
+	c.mu.Lock()
+	switch {
+	case left > 0 || asked || len(values) > 0:
+		// The backend says how many are left, or, answering, that it
+		// counts none.
+		c.maxLeft = left
+	case c.maxLeft > 0:
+		c.maxLeft--
+	}
+	key := c.key
+	c.mu.Unlock()
+	if len(values) > 0 || asked {
+		// After asking, no header is an answer too: the backend does not
+		// advertise (any more).
+		c.t.observeKeepAlive(key, values)
+	}
+}
+
+// maxRequestsLeft returns how many more requests the backend said it
+// takes on the connection, counted down since; -1 when it did not say.
+func (c *conn) maxRequestsLeft() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxLeft
 }
 
 // peerError returns how the backend ended the connection (its FIN or
@@ -187,6 +237,9 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 		c.protoSeen = true
 		c.http2 = c.http2 || negotiatedHTTP2(reported)
 		c.key = c.t.peerKey(c.addr, u)
+		if c.http2 {
+			c.endLocked() // no age limit for HTTP/2 (see WithMaxConnectionAge)
+		}
 	}
 	c.stopTimerLocked()
 	if c.state == connIdle {
@@ -202,7 +255,7 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 func (c *conn) markHTTP2() {
 	c.mu.Lock()
 	c.http2 = true
-	c.stopTimerLocked()
+	c.endLocked()
 	c.mu.Unlock()
 }
 
@@ -226,23 +279,56 @@ func (c *conn) release(gen uint64) {
 	c.state = connIdle
 	c.idleSince = time.Now()
 	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
-	limit := c.t.idleLimit(c.key)
-	c.limit = limit
-	if limit <= 0 {
+	c.limit = c.t.idleLimit(c.key)
+	c.armLocked()
+}
+
+// armLocked sets the idle timer for the current idle period, if the
+// connection is to be closed in it.
+func (c *conn) armLocked() {
+	at := c.closeAtLocked()
+	if at.IsZero() {
 		return
 	}
+	d := time.Until(at)
 	if c.timer == nil {
-		c.timer = time.AfterFunc(limit, c.expire)
+		c.timer = time.AfterFunc(d, c.expire)
 	} else {
-		c.timer.Reset(limit)
+		c.timer.Reset(d)
 	}
 }
+
+// closeAtLocked returns when the idle connection is to be closed: at its
+// idle limit, or, once past its age, after retireGrace of idle; zero:
+// never.
+func (c *conn) closeAtLocked() time.Time {
+	var at time.Time
+	if c.limit > 0 {
+		at = c.idleSince.Add(c.limit)
+	}
+	if c.old {
+		if retire := c.idleSince.Add(retireGrace); at.IsZero() || retire.Before(at) {
+			at = retire
+		}
+	}
+	return at
+}
+
+// retireGrace is how long a connection past its age must have been idle
+// before it is closed. A connection is released after net/http put it
+// back in its pool, where a waiting request may already have taken it;
+// that request marks it busy (acquire) as soon as its GotConn hook runs,
+// which the grace leaves time for, so that the close never hits it. 50 ms
+// was not enough: under 16 workers on a loaded 2-core machine a GotConn
+// came later than that. A connection in use is retired sooner, by its
+// next request's Connection: close.
+const retireGrace = time.Second
 
 // hijack hands the connection over for good (protocol switch).
 func (c *conn) hijack() {
 	c.mu.Lock()
 	c.state = connHijacked
-	c.stopTimerLocked()
+	c.endLocked()
 	c.mu.Unlock()
 }
 
@@ -251,20 +337,25 @@ func (c *conn) hijack() {
 func (c *conn) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != connIdle || c.limit <= 0 {
+	at := c.closeAtLocked()
+	if c.state != connIdle || at.IsZero() {
 		return
 	}
-	if left := c.limit - time.Since(c.idleSince); left > 0 {
+	if left := time.Until(at); left > 0 {
 		c.timer.Reset(left)
 		return
 	}
-	c.closeLocked(closedByLimit)
+	cause := closedByLimit
+	if c.limit <= 0 || time.Since(c.idleSince) < c.limit {
+		cause = closedByAge
+	}
+	c.closeLocked(cause)
 }
 
 func (c *conn) closeLocked(cause closeCause) {
 	c.closedBy = cause
 	c.state = connClosed
-	c.stopTimerLocked()
+	c.endLocked()
 	// Counted before the close, so that whoever sees the close sees the
 	// count too.
 	c.t.observeClosedByLimit(c.key)
@@ -277,6 +368,84 @@ func (c *conn) stopTimerLocked() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+}
+
+// endLocked stops the connection's timers and uncounts it as old: it is
+// closed, hijacked, or HTTP/2, which the age limit leaves alone.
+func (c *conn) endLocked() {
+	c.stopTimerLocked()
+	if c.aging != nil {
+		c.aging.Stop()
+	}
+	if c.old {
+		c.old = false
+		c.t.age.old.Add(-1)
+	}
+}
+
+// aged runs on the age timer: the connection is past its age limit. It is
+// not to carry another request (see Transport.retiring), and is closed
+// once idle.
+func (c *conn) aged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == connClosed || c.state == connHijacked || c.http2 || c.old {
+		return
+	}
+	c.old = true
+	c.t.age.old.Add(1)
+	if c.state == connIdle {
+		c.armLocked()
+	}
+}
+
+// pastAge reports whether the HTTP/1 connection is past its age limit.
+func (c *conn) pastAge() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.old && !c.http2
+}
+
+// connAge is a Transport's connection age limit (WithMaxConnectionAge).
+type connAge struct {
+	max time.Duration // zero: none
+	old atomic.Int32  // open HTTP/1 connections past their limit
+}
+
+// limit draws a new connection's age limit: max plus or minus up to a
+// tenth, so that connections dialed together do not all retire together.
+func (a *connAge) limit() time.Duration {
+	if a.max <= 0 {
+		return 0
+	}
+	spread := int64(a.max / 5)
+	if spread <= 0 {
+		return a.max
+	}
+	return a.max - a.max/10 + time.Duration(rand.Int64N(spread+1))
+}
+
+// retiring prepares r, our own copy of the caller's request, to retire
+// the connection it gets when that one is past its age: it returns r's
+// header, ours to write (a copy when cloned is false), for the GotConn
+// hook to say Connection: close in. A server answers that request, then
+// closes the connection, and net/http never pools it again: the only way
+// to stop net/http reusing a connection without closing it under a
+// request. Nil when no connection is past its age, and when the caller
+// set Close or their own Connection header, which stay theirs; cloned
+// says askKeepAlive already made the header ours.
+func (t *Transport) retiring(r *http.Request, cloned bool) http.Header {
+	if t.age.old.Load() == 0 || r.Close || (!cloned && len(r.Header["Connection"]) > 0) {
+		return nil
+	}
+	if !cloned {
+		h := r.Header.Clone()
+		if h == nil {
+			h = make(http.Header, 1)
+		}
+		r.Header = h
+	}
+	return r.Header
 }
 
 // trackedConn finds our wrapper under what the base transport reports in
@@ -424,18 +593,27 @@ func (t *Transport) idleLimit(key string) time.Duration {
 }
 
 // observeServerClosedIdle records that the backend closed a pooled
-// connection after it had been idle for idleFor.
-func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration) {
+// connection after it had been idle for idleFor. spent says the backend
+// had counted down the connection's last request (Keep-Alive max): that
+// explains the close, which then teaches nothing of its idle timeout.
+func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration, spent bool) {
 	t.tel.ConnClosed(key, false)
-	t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
+	if !spent {
+		t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
+	}
 }
 
-// observeStale records that a reused connection to the backend key failed
-// as one the backend had closed after it had been idle for idleFor,
-// afterWrite after the request was written (zero: the write failed); see
-// idle.Tracker.ObserveStale for which failures teach.
-func (t *Transport) observeStale(key string, idleFor, afterWrite time.Duration) {
-	t.learn(key, func() { t.idle.ObserveStale(key, idleFor, afterWrite) })
+// observeStale records that a reused connection c failed as one the
+// backend had closed after it had been idle for idleFor, afterWrite after
+// the request was written (zero: the write failed); see
+// idle.Tracker.ObserveStale for which failures teach. A connection whose
+// requests the backend had counted down teaches nothing: its request
+// count explains the close.
+func (t *Transport) observeStale(c *conn, idleFor, afterWrite time.Duration) {
+	if c.maxRequestsLeft() == 0 {
+		return
+	}
+	t.learn(c.key, func() { t.idle.ObserveStale(c.key, idleFor, afterWrite) })
 }
 
 // observeReuse records that a reused connection to the backend key, idle

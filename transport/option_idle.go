@@ -19,6 +19,7 @@ type idleConfig struct {
 	ratio       float64
 	h2ReadIdle  time.Duration
 	h2PingLimit time.Duration
+	maxAge      time.Duration
 
 	// set names the options that configure the tracker, for the panic
 	// when they meet a caller's tracker.
@@ -29,7 +30,9 @@ type idleConfig struct {
 // backends are configured; the effective limit is d times the ratio unless
 // a backend advertises or shows a shorter one. Zero means none is
 // configured (the default); New panics on a negative d, and when
-// WithIdleTracker is given too.
+// WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithBackendIdleTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -45,7 +48,9 @@ func WithBackendIdleTimeout(d time.Duration) Option {
 // requests through an HTTP proxy, the backend is the proxy (see
 // [Transport.IdleLimit]). New panics when host is not an http or https
 // backend (empty, with spaces, a path or a bad port), when d is negative,
-// and when WithIdleTracker is given too.
+// and when WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithHostIdleTimeout(host string, d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		u, err := parseBackend(host)
@@ -86,7 +91,9 @@ func parseBackend(host string) (*url.URL, error) {
 // WithIdleRatio sets the share of a backend's idle timeout that pooled
 // connections may use (default idle.DefaultRatio, 0.8). New panics when r
 // is outside (0, 1] (NaN and infinities included), and when
-// WithIdleTracker is given too.
+// WithIdleTracker is given too. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithIdleRatio(r float64) Option {
 	return optionFunc(func(c *config) {
 		if !(r > 0 && r <= 1) { // so written that NaN fails too
@@ -103,7 +110,9 @@ func WithIdleRatio(r float64) Option {
 // Configure) stay its owner's: New panics when an option that would change
 // them (WithIdleRatio, WithBackendIdleTimeout, WithHostIdleTimeout) is
 // given too. Configure tr itself before New instead. A nil tracker is
-// ignored.
+// ignored. Idle limits apply to HTTP/1
+// connections only; HTTP/2 connections are checked with pings instead
+// ([WithHTTP2HealthCheck]).
 func WithIdleTracker(tr *idle.Tracker) Option {
 	return optionFunc(func(c *config) { c.idle.tracker = tr })
 }
@@ -119,6 +128,34 @@ func WithHTTP2HealthCheck(readIdle, pingTimeout time.Duration) Option {
 			panic(fmt.Sprintf("transport: WithHTTP2HealthCheck(%s, %s): a duration is negative", readIdle, pingTimeout))
 		}
 		c.idle.h2ReadIdle, c.idle.h2PingLimit = readIdle, pingTimeout
+	})
+}
+
+// WithMaxConnectionAge retires HTTP/1 connections older than d, as
+// Envoy's max_connection_duration and .NET's PooledConnectionLifetime do,
+// so that new connections follow a backend's DNS name to new addresses and
+// spread over new instances. Each connection's limit is drawn from [0.9d,
+// 1.1d], so that connections dialed together do not retire together.
+// Past it, a connection is never closed under a request: the next request
+// it carries says Connection: close (unless the caller set Close or a
+// Connection header of their own), so the backend closes it after the
+// response and net/http does not pool it again, and once it has sat idle
+// for a second it is closed. While some connection is past its age, each
+// request costs a copy of its header map, in which that Connection: close
+// can be said. Zero, the default, means no limit; New panics on a negative
+// d.
+//
+// HTTP/2 connections are left alone. From Go 1.27 HTTP/2 is net/http's
+// own, which offers no way to stop new streams on one connection; x/net's
+// ClientConn.SetDoNotReuse would do it on Go 1.26 only, and it is not
+// used, so that both versions behave alike. An HTTP/2 connection follows
+// the server's GOAWAY, and [Transport.CloseIdleConnections].
+func WithMaxConnectionAge(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			panic(fmt.Sprintf("transport: WithMaxConnectionAge(%s): the age is negative", d))
+		}
+		c.idle.maxAge = d
 	})
 }
 

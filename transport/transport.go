@@ -60,6 +60,7 @@ type Transport struct {
 	traceKey any      // httptrace's context key, see traceContext
 	proxies  proxies  // the HTTP proxies the base sends through, see peerKey
 	keys     keyCache // backend keys by URL scheme and host
+	age      connAge  // the connection age limit, see WithMaxConnectionAge
 
 	retry  retry.Policy // zero fields filled in by New
 	budget *retry.Budget
@@ -93,6 +94,7 @@ func New(opts ...Option) *Transport {
 	base := cfg.base.Clone()
 	healthCheckHTTP2(base, cfg.idle.h2ReadIdle, cfg.idle.h2PingLimit)
 	t.http2 = configureHTTP2(base, h2)
+	t.age.max = cfg.idle.maxAge
 	t.installDialers(base)
 	t.proxies.watch(base)
 	t.tel = newTelemetry(cfg.telemetry, t.idle)
