@@ -190,7 +190,7 @@ func TestDecideFailuresRepeatingCannotCure(t *testing.T) {
 			q := p
 			q.Hook = hook
 			// A budget that denies every retry: only a free one runs.
-			s := retry.State{Budget: retry.NewBudget(1, 0.1)}
+			s := retry.State{Budget: spentBudget()}
 			d := q.Decide(retry.Attempt{Request: req, Number: tt.number, Err: tt.err}, &s, now)
 			if d.Retry != tt.retry || d.Retry && !tt.free || d.Reason != tt.reason {
 				t.Fatalf("Decide = %+v, want retry=%v free=%v reason=%q", d, tt.retry, tt.free, tt.reason)

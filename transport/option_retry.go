@@ -39,9 +39,9 @@ func WithoutRetry() Option {
 }
 
 // WithRetryBudget sets the per-backend retry budget. New uses
-// retry.NewBudget(0, 0) (10 tokens, 0.1 per success) unless told
-// otherwise; pass one Budget to several Transports to share it. A nil
-// Budget means the default.
+// retry.NewBudget(0, 0, 0) (0.2 retries per request plus 10 retries a
+// second, see [retry.Budget]) unless told otherwise; pass one Budget to
+// several Transports to share it. A nil Budget means the default.
 func WithRetryBudget(b *retry.Budget) Option {
 	return optionFunc(func(c *config) { c.budget = b })
 }

@@ -42,6 +42,12 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 	for n := 1; ; n++ {
 		var tel *telemetry.Attempt
 		resp, tel, err = t.roundTripOnce(r, n)
+		if n == 1 && !t.budget.Full() {
+			// Every request adds to its backend's retry reserve, whatever
+			// its outcome (see retry.Budget), before Decide may draw on it.
+			// Naming the backend allocates; a full budget needs nothing.
+			t.budget.Deposit(t.keys.of(req.URL))
+		}
 		// The next attempt's request is built before Decide asks the
 		// budget for a token: a body that cannot be had again (the
 		// caller's GetBody fails) makes a retry that never runs, and costs
@@ -56,11 +62,6 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 			drop(next)
 		}
 		if !d.Retry && d.Stop == nil {
-			// The response is the result. Naming the backend allocates; a
-			// full budget needs no refill.
-			if n == 1 && !t.budget.Full() {
-				t.budget.Success(t.keys.of(req.URL))
-			}
 			return resp, nil
 		}
 		retryAt := time.Now().Add(d.Wait)

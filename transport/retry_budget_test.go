@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
@@ -15,7 +16,7 @@ import (
 func TestBudgetIsPerBackend(t *testing.T) {
 	s := newScript(t, reset)
 	u, _ := url.Parse(s.srv.URL)
-	budget := retry.NewBudget(2, 0.5) // one retry, then none
+	budget := retry.NewBudget(0.001, 1, time.Hour) // one retry an hour, then none
 	tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{MaxAttempts: 5})), transport.WithRetryBudget(budget))
 	tests := []struct {
 		host     string
@@ -32,7 +33,7 @@ func TestBudgetIsPerBackend(t *testing.T) {
 			t.Fatalf("%s: got %v; want the budget exhausted after %d attempt(s)", tt.host, err, tt.attempts)
 		}
 	}
-	if got := budget.Tokens("http://localhost:" + u.Port()); got != 1 {
-		t.Fatalf("the backend's budget has %v tokens, want 1", got)
+	if got := budget.Tokens("http://localhost:" + u.Port()); got >= 1 {
+		t.Fatalf("the backend's budget has %v retries left, want its one spent", got)
 	}
 }
