@@ -1,7 +1,10 @@
 package transport_test
 
 import (
+	"bufio"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -35,5 +38,42 @@ func TestBudgetIsPerBackend(t *testing.T) {
 	}
 	if got := budget.Tokens("http://localhost:" + u.Port()); got >= 1 {
 		t.Fatalf("the backend's budget has %v retries left, want its one spent", got)
+	}
+}
+
+// TestBudgetStaleConnectionIsFree: the seed's case, a pooled connection
+// the backend reset before any response byte, never ends in
+// budget_exhausted: it says nothing of the backend's health and costs no
+// budget. The budget here has nothing left for any other retry.
+func TestBudgetStaleConnectionIsFree(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for n := 0; ; n++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			if n == 1 {
+				// The second request of a connection finds it reset.
+				_ = c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+				return
+			}
+			if _, err := io.WriteString(c, okResponse); err != nil {
+				return
+			}
+		}
+	})
+	budget := retry.NewBudget(0.001, 1, time.Hour)
+	budget.Allow("http://" + addr) // the floor's one retry an hour, spent
+	tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{})), transport.WithRetryBudget(budget))
+	for i := range 4 {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("GET %d: %v; a stale connection must cost no budget", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }
