@@ -33,7 +33,8 @@ type Policy struct {
 	Hook Hook
 	// IdempotencyKey makes the transport attach one random Idempotency-Key
 	// to every attempt of a non-idempotent request that a Hook may retry,
-	// unless the request carries a key already.
+	// unless the request carries a key already. WithIdempotencyKey asks
+	// for the same per request; either one asking is enough.
 	IdempotencyKey bool
 	// BodyLimit is how many bytes of a request body without GetBody the
 	// transport keeps while the first attempt streams it. An attempt that

@@ -131,14 +131,17 @@ type loop struct {
 
 // prepare returns the first attempt's request, made ready for retries: an
 // Idempotency-Key when a hook may repeat a non-idempotent request and the
-// policy asks for one, and a body without GetBody buffered while it
+// policy or the request asks for one, and a body without GetBody buffered while it
 // streams, up to Policy.BodyLimit. The buffer is also every attempt's
 // GetBody: net/http and x/net/http2 resend by themselves a request the
 // server never got, and must be able to rewind its body.
 func (l *loop) prepare() *http.Request {
 	p, req := &l.t.retry, l.req
 	first := req
-	if !retry.Idempotent(req) && p.IdempotencyKey && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
+	// The policy or the request may ask for a key; either is enough (see
+	// retry.WithIdempotencyKey).
+	asked := p.IdempotencyKey || retry.IdempotencyKeyFrom(req.Context())
+	if !retry.Idempotent(req) && asked && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
 		l.base = req.Clone(req.Context())
 		// Under its lower-case name, which servers read as the same field
 		// (HTTP/2 sends every name in lower case): net/http takes a request
