@@ -10,8 +10,8 @@ import (
 // WithRetry sets the retry policy; its zero fields take their defaults
 // (see [retry.Policy]). New retries under [retry.Default] unless told
 // otherwise. New panics when a field is out of range: a negative
-// MaxAttempts, MaxElapsed or MaxRetryAfter, or a status outside 100-599.
-// The policy is copied: changing its Statuses after New changes nothing.
+// MaxAttempts, MaxElapsed, MaxRetryAfter or AttemptTimeout, or a status
+// outside 100-599. The policy is copied: changing its Statuses after New changes nothing.
 func WithRetry(p retry.Policy) Option {
 	return optionFunc(func(c *config) {
 		switch {
@@ -21,6 +21,8 @@ func WithRetry(p retry.Policy) Option {
 			panic(fmt.Sprintf("transport: WithRetry: MaxElapsed %s is negative", p.MaxElapsed))
 		case p.MaxRetryAfter < 0:
 			panic(fmt.Sprintf("transport: WithRetry: MaxRetryAfter %s is negative", p.MaxRetryAfter))
+		case p.AttemptTimeout < 0:
+			panic(fmt.Sprintf("transport: WithRetry: AttemptTimeout %s is negative", p.AttemptTimeout))
 		}
 		for _, code := range p.Statuses {
 			if code < 100 || code > 599 {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/resilient-http/resilient/internal/telemetry"
@@ -244,4 +246,81 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-tm.C:
 		return nil
 	}
+}
+
+// attemptContext bounds one attempt by retry.Policy.AttemptTimeout: its
+// Done closes when the caller's context is done, or when the timeout
+// passes before the response began to arrive; never otherwise. It is not
+// a context.WithTimeout, whose cancellation after the response headers
+// would cut the body off (the bug of failsafe-go #65 and #123): once the
+// first response byte arrived, the timer stops and only the caller's
+// context can end the attempt, however long the body streams.
+type attemptContext struct {
+	context.Context // the caller's: Deadline and Value
+
+	done  chan struct{}
+	once  sync.Once
+	err   atomic.Value // error, set before done closes
+	state atomic.Int32 // attemptWaiting, attemptAnswered or attemptTimedOut
+	timer *time.Timer
+	stop  func() bool // ends the propagation of the caller's context
+}
+
+const (
+	attemptWaiting  = iota // no response byte yet; the timer runs
+	attemptAnswered        // a response byte arrived in time: the timer is disarmed
+	attemptTimedOut        // the timer fired first: Done is closed
+)
+
+// newAttemptContext starts the attempt's timer.
+func newAttemptContext(parent context.Context, timeout time.Duration) *attemptContext {
+	c := &attemptContext{Context: parent, done: make(chan struct{})}
+	c.stop = context.AfterFunc(parent, func() { c.cancel(parent.Err()) })
+	c.timer = time.AfterFunc(timeout, func() {
+		// A response byte that arrived as the timer fired wins: the
+		// state changes once, whichever comes first.
+		if c.state.CompareAndSwap(attemptWaiting, attemptTimedOut) {
+			c.cancel(context.DeadlineExceeded)
+		}
+	})
+	return c
+}
+
+func (c *attemptContext) cancel(err error) {
+	c.once.Do(func() {
+		c.err.Store(err)
+		close(c.done)
+	})
+}
+
+// Done closes when the caller's context is done or the attempt timed out.
+func (c *attemptContext) Done() <-chan struct{} { return c.done }
+
+// Err returns the caller's context's error, or context.DeadlineExceeded
+// when the attempt timed out; nil while Done is open.
+func (c *attemptContext) Err() error {
+	if err, ok := c.err.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// answered disarms the timer: a response byte arrived. It is a
+// GotFirstResponseByte hook.
+func (c *attemptContext) answered() {
+	if c.state.CompareAndSwap(attemptWaiting, attemptAnswered) {
+		c.timer.Stop()
+	}
+}
+
+// timedOut reports whether the attempt outlived its timeout before any
+// response byte.
+func (c *attemptContext) timedOut() bool { return c.state.Load() == attemptTimedOut }
+
+// release stops the timer and the propagation of the caller's context,
+// once the attempt is over: it failed, or its response body is finished
+// with. Done stays as it is.
+func (c *attemptContext) release() {
+	c.timer.Stop()
+	c.stop()
 }
