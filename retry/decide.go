@@ -62,7 +62,10 @@ type Decision struct {
 //     once DNS said the host does not exist (a first time, costing no
 //     Budget token), or when the attempt provably never reached the server
 //     (Failure.Unprocessed), for an idempotent request, or when the Hook
-//     (WithHook's, or else Policy.Hook) allows it; otherwise it stops;
+//     (WithHook's, or else Policy.Hook) allows it; otherwise it stops. An
+//     attempt that outlived Policy.AttemptTimeout (KindAttemptTimeout) is
+//     such a failure: retried as "attempt_timeout" for an idempotent
+//     request, as "unprocessed" after a dial that timed out;
 //   - MaxAttempts attempts stop (ErrMaxAttempts), and so does a body
 //     streamed past BodyLimit (ErrBodyNotReplayable);
 //   - the wait is none after a stale pooled connection or a refusal in
