@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
@@ -192,5 +195,32 @@ func TestAttemptTimeoutShorterApplies(t *testing.T) {
 				t.Fatalf("took %s", took)
 			}
 		})
+	}
+}
+
+// TestAttemptTimeoutSpan: the span of an attempt that timed out says so.
+func TestAttemptTimeoutSpan(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	spans := tracetest.NewSpanRecorder()
+	tr := newTransport(t, transport.WithRetry(retry.Policy{MaxAttempts: 1, AttemptTimeout: attemptTimeout}),
+		transport.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if resp, err := tr.RoundTrip(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("request succeeded, want an attempt timeout")
+	}
+	var kinds []string
+	for _, s := range spans.Ended() {
+		for _, kv := range s.Attributes() {
+			if kv.Key == "resilient.attempt.kind" {
+				kinds = append(kinds, kv.Value.AsString())
+			}
+		}
+	}
+	if len(kinds) != 1 || kinds[0] != "attempt_timeout" {
+		t.Fatalf("span kinds %q, want one attempt_timeout", kinds)
 	}
 }
