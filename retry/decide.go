@@ -60,7 +60,7 @@ type Decision struct {
 //     is 429 or 503, and stops if that is longer than MaxRetryAfter;
 //   - a failure before the response headers is retried for any request
 //     once DNS said the host does not exist (a first time, costing no
-//     Budget token), or when the attempt provably never reached the server
+//     budget), or when the attempt provably never reached the server
 //     (Failure.Unprocessed), for an idempotent request, or when the Hook
 //     (WithHook's, or else Policy.Hook) allows it; otherwise it stops. An
 //     attempt that outlived Policy.AttemptTimeout (KindAttemptTimeout) is
@@ -75,7 +75,7 @@ type Decision struct {
 //     failure, stops (ErrMaxAttempts);
 //   - a wait that ends past the context's deadline stops
 //     (ErrDeadlineTooNear) rather than wait for nothing;
-//   - a retry that costs a token stops when the backend's Budget denies it
+//   - a retry that costs budget stops when the backend's Budget denies it
 //     (ErrBudgetExhausted). Retries after a stale pooled connection
 //     (Failure.Stale) and after a first "no such host" cost none: they say
 //     nothing of the backend's health, so a stale connection never ends in
@@ -184,7 +184,7 @@ func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 		return stop(ErrDeadlineTooNear, "deadline_too_near")
 	}
 	// A backend failing wholesale gets no retry storm; a failure that says
-	// nothing about the backend costs it no token.
+	// nothing about the backend is free.
 	if !free && s.Budget != nil {
 		if !s.Budget.Allow(idle.Key(req.URL)) {
 			return stop(ErrBudgetExhausted, "budget_exhausted")
@@ -196,7 +196,7 @@ func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 
 // why says whether the attempt may be repeated, by what the server can
 // have seen of it, and why; free reports that the retry costs the backend
-// no budget token, immediate that it needs no wait. Decide has ruled out
+// no budget, immediate that it needs no wait. Decide has ruled out
 // everything before it.
 func (p *Policy) why(a Attempt, f Failure) (reason string, allowed, free, immediate bool) {
 	if f == nil {
@@ -210,7 +210,7 @@ func (p *Policy) why(a Attempt, f Failure) (reason string, allowed, free, immedi
 		return "dns_not_found", true, true, false
 	// The server never saw it: any method is safe to repeat. Bytes that
 	// reached it prove a refusal in the protocol, owed to the connection.
-	// A stale pooled connection costs no budget token, whatever the rule
+	// A stale pooled connection costs no budget, whatever the rule
 	// that allows the retry: the connection was at fault, not the backend.
 	case f.Unprocessed():
 		return "unprocessed", true, stale, stale || f.AttemptStage().MayHaveReachedServer()
