@@ -119,45 +119,55 @@ func TestAttemptTimeoutDial(t *testing.T) {
 }
 
 // TestAttemptTimeoutSlowBody: a server that sends its headers at once and
-// then streams its body for several times the attempt timeout. The body
-// is read completely, without error, and the attempt's context is never
-// canceled.
+// then streams its body for several times the attempt timeout, over
+// HTTP/1.1 and HTTP/2. The body is read completely, without error, and
+// the attempt's context is never canceled.
 func TestAttemptTimeoutSlowBody(t *testing.T) {
 	const chunks = 6
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		_ = rc.Flush()
-		for range chunks {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(attemptTimeout / 3):
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run(proto, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusOK)
+				rc := http.NewResponseController(w)
+				_ = rc.Flush()
+				for range chunks {
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(attemptTimeout / 3):
+					}
+					_, _ = io.WriteString(w, "chunk\n")
+					_ = rc.Flush()
+				}
+			}))
+			srv.EnableHTTP2 = proto == "HTTP/2.0"
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			tr := newTransport(t, transport.WithBase(base), transport.WithRetry(fastPolicy(retry.Policy{AttemptTimeout: attemptTimeout})))
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			start := time.Now()
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			_, _ = io.WriteString(w, "chunk\n")
-			_ = rc.Flush()
-		}
-	}))
-	t.Cleanup(srv.Close)
-	tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{AttemptTimeout: attemptTimeout})))
-	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-	start := time.Now()
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	took := time.Since(start)
-	t.Logf("read %d bytes in %s with an attempt timeout of %s", len(b), took.Round(time.Millisecond), attemptTimeout)
-	if err != nil || string(b) != strings.Repeat("chunk\n", chunks) {
-		t.Fatalf("read %q, %v; want the whole body", b, err)
-	}
-	if took < 2*attemptTimeout {
-		t.Fatalf("the body took %s, not longer than the attempt timeout: the test proves nothing", took)
-	}
-	if err := resp.Request.Context().Err(); err != nil {
-		t.Fatalf("the attempt's context was canceled after its response: %v", err)
+			if resp.Proto != proto {
+				t.Fatalf("spoke %s, want %s", resp.Proto, proto)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			t.Logf("%s: read %d bytes in %s with an attempt timeout of %s", proto, len(b), took.Round(time.Millisecond), attemptTimeout)
+			if err != nil || string(b) != strings.Repeat("chunk\n", chunks) {
+				t.Fatalf("read %q, %v; want the whole body", b, err)
+			}
+			if took < 2*attemptTimeout {
+				t.Fatalf("the body took %s, not longer than the attempt timeout: the test proves nothing", took)
+			}
+			if err := resp.Request.Context().Err(); err != nil {
+				t.Fatalf("the attempt's context was canceled after its response: %v", err)
+			}
+		})
 	}
 }
 
