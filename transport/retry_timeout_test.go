@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -232,5 +233,34 @@ func TestAttemptTimeoutSpan(t *testing.T) {
 	}
 	if len(kinds) != 1 || kinds[0] != "attempt_timeout" {
 		t.Fatalf("span kinds %q, want one attempt_timeout", kinds)
+	}
+}
+
+// TestAttemptTimeoutResponseBegun: a server whose response begins within
+// the attempt timeout, one byte, and whose headers complete only after it.
+// The response won: the attempt is not ended, the request runs once.
+func TestAttemptTimeoutResponseBegun(t *testing.T) {
+	var runs atomic.Int64
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		runs.Add(1)
+		if _, err := io.WriteString(c, okResponse[:1]); err != nil {
+			return
+		}
+		time.Sleep(2 * attemptTimeout) // the rest of the headers come late
+		_, _ = io.WriteString(c, okResponse[1:])
+	})
+	tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{AttemptTimeout: attemptTimeout})))
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("got %v; want the response that had begun in time", err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || runs.Load() != 1 {
+		t.Fatalf("body: %v; server ran it %d times, want once", err, runs.Load())
 	}
 }
