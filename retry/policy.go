@@ -47,7 +47,7 @@ type Policy struct {
 	// the headers are let arrive (as the timer fires, they win), and the
 	// body is never cut by it, however long it streams. A base
 	// transport's ResponseHeaderTimeout still applies; the shorter ends
-	// the attempt.
+	// the attempt. It costs each attempt a timer and a context of its own.
 	AttemptTimeout time.Duration
 	// BodyLimit is how many bytes of a request body without GetBody the
 	// transport keeps while the first attempt streams it. An attempt that
