@@ -3,104 +3,207 @@ package retry
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// Budget limits retries per backend with a token bucket, as gRPC does
-// (gRFC A6): each backend starts with MaxTokens tokens; a retry costs one
-// token and is denied when fewer than half remain; every request that
-// succeeds (is not retried) returns Ratio of a token, up to MaxTokens. A
-// backend that fails wholesale thus gets about Ratio retries per request
-// until it recovers.
+// Budget limits the retries sent to each backend, so that a backend that
+// fails wholesale gets a bounded share of extra load, while a backend with
+// little traffic gets every retry it needs. It is the budget of Finagle
+// (a share of requests, plus a floor in retries per time window), not
+// gRPC's token bucket, which runs dry at a few requests a second.
+//
+// A retry is allowed by either of two allowances:
+//   - the floor: at most Floor retries in any window of Per (default 10
+//     in any second), whatever the traffic; below that rate every retry
+//     is allowed;
+//   - the reserve: every request to the backend (its first attempt,
+//     whatever its outcome) adds Ratio of a retry (default 0.2), up to as
+//     many retries as the floor allows per window. The reserve of a
+//     backend starts empty when its first retry is asked for.
+//
+// A retry takes from the floor first, then from the reserve. A backend
+// that fails every request therefore sees, over a time D, at most
+// (1 + Ratio) times the requests plus Floor retries for every window of
+// Per that D touches: 48 requests failing within a second get at most
+// 48 x 1.2 + 10 attempts.
+//
+// A request that succeeds after retries (its final response is not one
+// Policy.Statuses retries) returns what its retries took to the reserve:
+// a backend that answers, if only on the second attempt, is never starved.
+// Decide does that; callers need not.
+//
+// Some retries cost nothing, as Policy.Decide documents: those after a
+// stale pooled connection (Failure.Stale: a reused connection closed or
+// reset before the response headers) and after a first "no such host".
+// Neither says anything of the backend's health, and both are bounded by
+// Policy.MaxAttempts. A stale connection therefore never ends a request
+// with ErrBudgetExhausted.
 //
 // A backend is any name; Decide and the transport name backends as
-// idle.Key does ("http://api:8080"). A Budget is safe for concurrent use. Its zero value is not usable; create
-// it with NewBudget.
+// idle.Key does ("http://api:8080"). A Budget is safe for concurrent use.
+// Its zero value is not usable; create it with NewBudget.
 type Budget struct {
-	max   int64 // in milli-tokens
-	ratio int64 // in milli-tokens
-	// owed is how many milli-tokens all backends together lack, so that
-	// Full can answer without naming a backend.
+	ratio int64         // milli-retries added to the reserve per request
+	max   int64         // the reserve's cap, in milli-retries
+	floor int           // retries allowed in any window of per
+	per   time.Duration // the floor's window
+	now   func() time.Time
+
+	// owed is how many milli-retries the reserves of all backends lack,
+	// so that Full can answer without naming a backend.
 	owed atomic.Int64
 
 	mu       sync.RWMutex
-	backends map[string]*atomic.Int64
+	backends map[string]*allowance
 }
 
-// NewBudget returns a Budget of maxTokens per backend that refills by ratio
-// for each success. Non-positive values mean the defaults, 10 and 0.1.
-func NewBudget(maxTokens, ratio float64) *Budget {
-	if maxTokens <= 0 {
-		maxTokens = 10
-	}
+// allowance is one backend's share of a Budget.
+type allowance struct {
+	reserve atomic.Int64 // milli-retries
+
+	mu     sync.Mutex
+	recent []int64 // UnixNano of the last floor retries, a ring
+	next   int     // the oldest entry of recent, overwritten next
+}
+
+// NewBudget returns a Budget that allows each backend ratio retries per
+// request, plus floor retries in any window of per. Non-positive values
+// mean the defaults: 0.2, 10 and one second, as Finagle's. The floor keeps
+// one timestamp per retry it allows in a window, so floor bounds memory
+// too: a Budget holds 8 x floor bytes per backend.
+func NewBudget(ratio float64, floor int, per time.Duration) *Budget {
 	if ratio <= 0 {
-		ratio = 0.1
+		ratio = 0.2
+	}
+	if floor <= 0 {
+		floor = 10
+	}
+	if per <= 0 {
+		per = time.Second
 	}
 	return &Budget{
-		max:      int64(maxTokens * 1000),
 		ratio:    int64(ratio * 1000),
-		backends: make(map[string]*atomic.Int64),
+		max:      int64(floor) * 1000,
+		floor:    floor,
+		per:      per,
+		now:      time.Now,
+		backends: make(map[string]*allowance),
 	}
 }
 
-// bucket returns the backend's tokens, creating a full bucket on first use.
-func (b *Budget) bucket(backend string) *atomic.Int64 {
+// lookup returns the backend's allowance, or nil when it has none yet.
+func (b *Budget) lookup(backend string) *allowance {
 	b.mu.RLock()
-	t := b.backends[backend]
-	b.mu.RUnlock()
-	if t != nil {
-		return t
+	defer b.mu.RUnlock()
+	return b.backends[backend]
+}
+
+// allowance returns the backend's allowance, creating one with an empty
+// reserve on first use.
+func (b *Budget) allowance(backend string) *allowance {
+	if a := b.lookup(backend); a != nil {
+		return a
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if t = b.backends[backend]; t == nil {
-		t = new(atomic.Int64)
-		t.Store(b.max)
-		b.backends[backend] = t
+	a := b.backends[backend]
+	if a == nil {
+		a = &allowance{recent: make([]int64, b.floor)}
+		b.backends[backend] = a
+		b.owed.Add(b.max)
 	}
-	return t
+	return a
 }
 
-// Success records a request to backend that needed no retry. It allocates
-// nothing once the backend is known.
-func (b *Budget) Success(backend string) {
-	t := b.bucket(backend)
+// Deposit records a request to backend: its first attempt, whatever its
+// outcome. It adds Ratio of a retry to the backend's reserve, up to the
+// cap, and allocates nothing. A backend that never needed a retry has no
+// reserve, and Deposit leaves it so.
+func (b *Budget) Deposit(backend string) {
+	if a := b.lookup(backend); a != nil {
+		b.add(a, b.ratio)
+	}
+}
+
+// add puts milli-retries back into a reserve, up to the cap.
+func (b *Budget) add(a *allowance, n int64) {
 	for {
-		v := t.Load()
+		v := a.reserve.Load()
 		if v >= b.max {
 			return
 		}
-		n := min(v+b.ratio, b.max)
-		if t.CompareAndSwap(v, n) {
-			b.owed.Add(v - n)
+		m := min(v+n, b.max)
+		if a.reserve.CompareAndSwap(v, m) {
+			b.owed.Add(v - m)
 			return
 		}
 	}
 }
 
-// Allow takes a token for one retry to backend and reports whether the
-// budget permits it.
+// Allow takes one retry to backend from the floor or, when the floor is
+// spent for the current window, from the reserve, and reports whether
+// either allowed it.
 func (b *Budget) Allow(backend string) bool {
-	t := b.bucket(backend)
+	a := b.allowance(backend)
+	if b.takeFloor(a) {
+		return true
+	}
 	for {
-		v := t.Load()
-		if v-1000 < b.max/2 {
+		v := a.reserve.Load()
+		if v < 1000 {
 			return false
 		}
-		if t.CompareAndSwap(v, v-1000) {
+		if a.reserve.CompareAndSwap(v, v-1000) {
 			b.owed.Add(1000)
 			return true
 		}
 	}
 }
 
-// Full reports whether every backend holds all its tokens, so that a
-// Success would change nothing: a caller may then skip naming the backend,
-// which can cost an allocation.
+// takeFloor takes a retry from the floor when fewer than Floor were taken
+// in the last window: the oldest of the last Floor is older than it.
+func (b *Budget) takeFloor(a *allowance) bool {
+	now := b.now().UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if oldest := a.recent[a.next]; oldest != 0 && now-oldest < int64(b.per) {
+		return false
+	}
+	a.recent[a.next] = now
+	a.next = (a.next + 1) % len(a.recent)
+	return true
+}
+
+// refund returns n retries to the backend's reserve, up to the cap: the
+// request they were taken for was answered.
+func (b *Budget) refund(backend string, n int) {
+	b.add(b.allowance(backend), int64(n)*1000)
+}
+
+// Full reports whether every backend's reserve is at its cap, so that a
+// Deposit would change nothing: a caller may then skip naming the backend,
+// which can cost an allocation. A Budget that never allowed a retry is
+// full.
 func (b *Budget) Full() bool {
 	return b.owed.Load() == 0
 }
 
-// Tokens returns the backend's remaining tokens.
+// Tokens returns how many retries the budget would allow the backend now,
+// without taking any: what the floor has left in the current window plus
+// the reserve, in whole and fractional retries.
 func (b *Budget) Tokens(backend string) float64 {
-	return float64(b.bucket(backend).Load()) / 1000
+	a := b.lookup(backend)
+	if a == nil {
+		return float64(b.floor)
+	}
+	now := b.now().UnixNano()
+	a.mu.Lock()
+	left := 0
+	for _, at := range a.recent {
+		if at == 0 || now-at >= int64(b.per) {
+			left++
+		}
+	}
+	a.mu.Unlock()
+	return float64(left) + float64(a.reserve.Load())/1000
 }

@@ -1,72 +1,175 @@
 package retry_test
 
 import (
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/resilient-http/resilient/retry"
+	"github.com/resilient-http/resilient/transport"
 )
 
-func TestBudgetExhaustionAndRecovery(t *testing.T) {
-	b := retry.NewBudget(4, 0.5)
+// clock is a time that tests move by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newClockedBudget(ratio float64, floor int, per time.Duration) (*retry.Budget, *clock) {
+	b := retry.NewBudget(ratio, floor, per)
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	retry.SetClock(b, c.now)
+	return b, c
+}
+
+// TestBudgetFloor: the floor allows Floor retries in any window of Per,
+// with no traffic at all, and no more; a window later it allows them
+// again. Other backends are not affected.
+func TestBudgetFloor(t *testing.T) {
+	b, c := newClockedBudget(0.2, 10, time.Second)
 	allowed := 0
-	for range 10 {
+	for range 25 {
+		if b.Allow("a") {
+			allowed++
+		}
+		c.t = c.t.Add(10 * time.Millisecond)
+	}
+	if allowed != 10 {
+		t.Fatalf("allowed %d retries in 250ms, want the floor's 10", allowed)
+	}
+	if !b.Allow("b") {
+		t.Fatal("another backend's floor was spent")
+	}
+	// The window slides: the first retry was taken 1s before this one.
+	c.t = c.t.Add(time.Second - 250*time.Millisecond)
+	if !b.Allow("a") {
+		t.Fatal("the floor did not come back after its window")
+	}
+	if b.Allow("a") {
+		t.Fatal("the floor allowed more than one retry whose window had passed")
+	}
+}
+
+// TestBudgetLowTraffic: below the floor's rate every retry is allowed,
+// however few the requests: one request a second, each failing once.
+func TestBudgetLowTraffic(t *testing.T) {
+	b, c := newClockedBudget(0, 0, 0)
+	for i := range 300 {
+		b.Deposit("a")
+		if !b.Allow("a") {
+			t.Fatalf("request %d: retry denied at one request a second", i)
+		}
+		c.t = c.t.Add(110 * time.Millisecond) // 9 a second
+	}
+}
+
+// TestBudgetRatio: under load the retries a backend gets beyond the floor
+// are Ratio of its requests: 1000 requests within one window, all
+// failing, get 10 retries from the floor and at most 200 from the reserve.
+func TestBudgetRatio(t *testing.T) {
+	b, _ := newClockedBudget(0, 0, 0)
+	allowed := 0
+	for range 1000 {
+		b.Deposit("a")
 		if b.Allow("a") {
 			allowed++
 		}
 	}
-	// 4 tokens, denied below half: two retries.
-	if allowed != 2 {
-		t.Fatalf("allowed %d retries, want 2", allowed)
+	// The first request's deposit finds no reserve yet; the floor paid
+	// its retry. The reserve's cap (the floor's 10) bounds each burst.
+	if allowed < 10 || allowed > 10+200 {
+		t.Fatalf("allowed %d retries for 1000 failing requests, want 10..210", allowed)
 	}
-	if !b.Allow("b") {
-		t.Fatal("another backend's budget was affected")
-	}
-	for range 2 {
-		b.Success("a")
-	}
-	if !b.Allow("a") {
-		t.Fatalf("budget did not recover after successes; tokens %v", b.Tokens("a"))
-	}
-	for range 100 {
-		b.Success("a")
-	}
-	if got := b.Tokens("a"); got != 4 {
-		t.Fatalf("tokens = %v, want capped at 4", got)
+	t.Logf("1000 failing requests within a second: %d retries allowed", allowed)
+}
+
+// TestBudgetRefund: a request answered after retries returns what they
+// took, so that a backend whose first attempts all fail but whose retries
+// succeed is never starved, however many requests there are.
+func TestBudgetRefund(t *testing.T) {
+	b, _ := newClockedBudget(0, 0, 0)
+	p := retry.Default()
+	req, _ := http.NewRequest(http.MethodGet, "http://backend.test/", nil)
+	reset := &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindReset}
+	for i := range 1000 {
+		b.Deposit("http://backend.test:80")
+		s := retry.State{Budget: b}
+		if d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: reset}, &s, time.Now()); !d.Retry {
+			t.Fatalf("request %d: first failure not retried: %+v (%v retries left)", i, d, b.Tokens("http://backend.test:80"))
+		}
+		if d := p.Decide(retry.Attempt{Request: req, Number: 2, Response: &http.Response{StatusCode: http.StatusOK}}, &s, time.Now()); d != (retry.Decision{}) {
+			t.Fatalf("request %d: the answer is not the result: %+v", i, d)
+		}
 	}
 }
 
-func TestBudgetSuccessAllocatesNothing(t *testing.T) {
-	b := retry.NewBudget(0, 0)
-	b.Success("backend:80")
-	if n := testing.AllocsPerRun(100, func() { b.Success("backend:80") }); n != 0 {
-		t.Fatalf("Success allocates %v times", n)
+// TestBudgetNoRefundForFailure: a request whose retries ended in a status
+// the policy retries (the backend failing wholesale) returns nothing.
+func TestBudgetNoRefundForFailure(t *testing.T) {
+	b, _ := newClockedBudget(0.001, 1, time.Hour)
+	p := retry.Policy{MaxAttempts: 2}
+	req, _ := http.NewRequest(http.MethodGet, "http://backend.test/", nil)
+	s := retry.State{Budget: b}
+	unavailable := &http.Response{StatusCode: http.StatusServiceUnavailable}
+	if d := p.Decide(retry.Attempt{Request: req, Number: 1, Response: unavailable}, &s, time.Now()); !d.Retry {
+		t.Fatalf("first 503 not retried: %+v", d)
+	}
+	if d := p.Decide(retry.Attempt{Request: req, Number: 2, Response: unavailable}, &s, time.Now()); d.Stop != retry.ErrMaxAttempts {
+		t.Fatalf("second 503: %+v, want max_attempts", d)
+	}
+	if got := b.Tokens("http://backend.test:80"); got != 0 {
+		t.Fatalf("%v retries left after a failure, want none returned", got)
 	}
 }
 
-// TestBudgetFull: Full is true exactly while no backend lacks a token, so
-// that skipping Success then changes nothing.
+// TestBudgetStaleIsFree: a stale pooled connection costs no budget, so a
+// spent budget still retries it.
+func TestBudgetStaleIsFree(t *testing.T) {
+	b := spentBudget()
+	req, _ := http.NewRequest(http.MethodGet, "http://backend.test/", nil)
+	stale := &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindReset, Reused: true}
+	fresh := &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindReset}
+	p := retry.Default()
+	if d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: stale}, &retry.State{Budget: b}, time.Now()); !d.Retry {
+		t.Fatalf("stale connection under a spent budget: %+v, want a retry", d)
+	}
+	if d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: fresh}, &retry.State{Budget: b}, time.Now()); d.Stop != retry.ErrBudgetExhausted {
+		t.Fatalf("reset on a new connection under a spent budget: %+v, want budget_exhausted", d)
+	}
+}
+
+func TestBudgetDepositAllocatesNothing(t *testing.T) {
+	b := retry.NewBudget(0, 0, 0)
+	b.Allow("backend:80")
+	b.Deposit("backend:80")
+	if n := testing.AllocsPerRun(100, func() { b.Deposit("backend:80"); _ = b.Full() }); n != 0 {
+		t.Fatalf("Deposit allocates %v times", n)
+	}
+}
+
+// TestBudgetFull: Full is true exactly while no backend's reserve lacks
+// anything, so that skipping Deposit then changes nothing.
 func TestBudgetFull(t *testing.T) {
-	b := retry.NewBudget(4, 0.5)
+	b := retry.NewBudget(0.5, 1, time.Hour)
 	if !b.Full() {
 		t.Fatal("a new budget is not full")
 	}
-	b.Success("a")
+	b.Deposit("a")
 	if !b.Full() {
-		t.Fatal("a success on a full budget emptied it")
+		t.Fatal("a deposit to a backend that never retried changed the budget")
 	}
 	if !b.Allow("a") || b.Full() {
-		t.Fatal("a budget that gave a token is still full")
+		t.Fatal("a budget that allowed a retry is still full")
 	}
-	b.Success("b")
+	b.Deposit("b")
 	if b.Full() {
-		t.Fatal("another backend's success refilled a")
+		t.Fatal("another backend's deposit refilled a")
 	}
-	b.Success("a")
+	b.Deposit("a")
 	if b.Full() {
-		t.Fatalf("half a token back made the budget full; tokens %v", b.Tokens("a"))
+		t.Fatalf("half a retry made the reserve full; %v left", b.Tokens("a"))
 	}
-	b.Success("a")
+	b.Deposit("a")
 	if !b.Full() {
-		t.Fatalf("the budget is not full again after its token came back; tokens %v", b.Tokens("a"))
+		t.Fatalf("the reserve is not full at its cap; %v left", b.Tokens("a"))
 	}
 }

@@ -18,6 +18,7 @@ type State struct {
 
 	start time.Time       // when Decide first saw a failure
 	bo    backoff.BackOff // created at the first wait that needs it
+	drawn int             // retries the Budget allowed this request, returned when it is answered
 }
 
 // Decision is Decide's verdict on one finished attempt: retry after Wait,
@@ -59,9 +60,12 @@ type Decision struct {
 //     is 429 or 503, and stops if that is longer than MaxRetryAfter;
 //   - a failure before the response headers is retried for any request
 //     once DNS said the host does not exist (a first time, costing no
-//     Budget token), or when the attempt provably never reached the server
+//     budget), or when the attempt provably never reached the server
 //     (Failure.Unprocessed), for an idempotent request, or when the Hook
-//     (WithHook's, or else Policy.Hook) allows it; otherwise it stops;
+//     (WithHook's, or else Policy.Hook) allows it; otherwise it stops. An
+//     attempt that outlived Policy.AttemptTimeout (KindAttemptTimeout) is
+//     such a failure: retried as "attempt_timeout" for an idempotent
+//     request, as "unprocessed" after a dial that timed out;
 //   - MaxAttempts attempts stop (ErrMaxAttempts), and so does a body
 //     streamed past BodyLimit (ErrBodyNotReplayable);
 //   - the wait is none after a stale pooled connection or a refusal in
@@ -71,12 +75,23 @@ type Decision struct {
 //     failure, stops (ErrMaxAttempts);
 //   - a wait that ends past the context's deadline stops
 //     (ErrDeadlineTooNear) rather than wait for nothing;
-//   - a retry that costs a token stops when the backend's Budget denies it
-//     (ErrBudgetExhausted).
+//   - a retry that costs budget stops when the backend's Budget denies it
+//     (ErrBudgetExhausted). Retries after a stale pooled connection
+//     (Failure.Stale) and after a first "no such host" cost none: they say
+//     nothing of the backend's health, so a stale connection never ends in
+//     ErrBudgetExhausted;
+//   - a response that is the result returns to the Budget what the
+//     request's retries took from it (see Budget).
 func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 	// A response with a status the policy does not retry is the result.
 	// It is the only rule a successful attempt meets, and allocates nothing.
 	if a.Err == nil && !p.retriesStatus(a.Response.StatusCode) {
+		// The backend answered, if only after retries: what they took
+		// from its Budget goes back, so that it is never starved.
+		if s.drawn > 0 && s.Budget != nil {
+			s.Budget.refund(idle.Key(a.Request.URL), s.drawn)
+			s.drawn = 0
+		}
 		return Decision{}
 	}
 	req, f := a.Request, a.failure()
@@ -169,16 +184,19 @@ func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 		return stop(ErrDeadlineTooNear, "deadline_too_near")
 	}
 	// A backend failing wholesale gets no retry storm; a failure that says
-	// nothing about the backend costs it no token.
-	if !free && s.Budget != nil && !s.Budget.Allow(idle.Key(req.URL)) {
-		return stop(ErrBudgetExhausted, "budget_exhausted")
+	// nothing about the backend is free.
+	if !free && s.Budget != nil {
+		if !s.Budget.Allow(idle.Key(req.URL)) {
+			return stop(ErrBudgetExhausted, "budget_exhausted")
+		}
+		s.drawn++
 	}
 	return Decision{Retry: true, Wait: wait, Reason: reason}
 }
 
 // why says whether the attempt may be repeated, by what the server can
 // have seen of it, and why; free reports that the retry costs the backend
-// no budget token, immediate that it needs no wait. Decide has ruled out
+// no budget, immediate that it needs no wait. Decide has ruled out
 // everything before it.
 func (p *Policy) why(a Attempt, f Failure) (reason string, allowed, free, immediate bool) {
 	if f == nil {
@@ -192,11 +210,17 @@ func (p *Policy) why(a Attempt, f Failure) (reason string, allowed, free, immedi
 		return "dns_not_found", true, true, false
 	// The server never saw it: any method is safe to repeat. Bytes that
 	// reached it prove a refusal in the protocol, owed to the connection.
+	// A stale pooled connection costs no budget, whatever the rule
+	// that allows the retry: the connection was at fault, not the backend.
 	case f.Unprocessed():
-		return "unprocessed", true, false, stale || f.AttemptStage().MayHaveReachedServer()
+		return "unprocessed", true, stale, stale || f.AttemptStage().MayHaveReachedServer()
+	// An attempt that outlived Policy.AttemptTimeout before its headers;
+	// only an idempotent request may run again after it reached the server.
+	case f.AttemptKind() == KindAttemptTimeout && Idempotent(a.Request):
+		return "attempt_timeout", true, false, false
 	// Running it twice has the effect of running it once.
 	case Idempotent(a.Request):
-		return "idempotent", true, false, stale
+		return "idempotent", true, stale, stale
 	}
 	hook := HookFrom(a.Request.Context())
 	if hook == nil {
@@ -205,7 +229,7 @@ func (p *Policy) why(a Attempt, f Failure) (reason string, allowed, free, immedi
 	switch {
 	// The caller accepts a possible duplicate here.
 	case hook != nil && hook(a):
-		return "hook_allowed", true, false, stale
+		return "hook_allowed", true, stale, stale
 	// The caller was asked and said no.
 	case hook != nil:
 		return "hook_declined", false, false, false

@@ -52,8 +52,8 @@ func TestDecideStops(t *testing.T) {
 		{name: "within MaxElapsed", policy: retry.Policy{MaxElapsed: 10 * time.Second, BackOff: constant(time.Second)}, number: 2, err: reset, earlier: 8 * time.Second, reason: "idempotent", wait: time.Second},
 		{name: "the wait ends past the deadline", policy: retry.Policy{BackOff: constant(20 * time.Second)}, ctx: tight, number: 1, err: reset, wantStop: retry.ErrDeadlineTooNear, reason: "deadline_too_near"},
 		{name: "the wait ends before the deadline", policy: retry.Policy{BackOff: constant(time.Second)}, ctx: soon, number: 1, err: reset, reason: "idempotent", wait: time.Second},
-		{name: "the budget denies", number: 1, err: reset, budget: retry.NewBudget(1, 0.1), wantStop: retry.ErrBudgetExhausted, reason: "budget_exhausted"},
-		{name: "an unknown host costs no token", policy: retry.Policy{BackOff: constant(time.Second)}, number: 1, err: dns, budget: retry.NewBudget(1, 0.1), reason: "dns_not_found", wait: time.Second},
+		{name: "the budget denies", number: 1, err: reset, budget: spentBudget(), wantStop: retry.ErrBudgetExhausted, reason: "budget_exhausted"},
+		{name: "an unknown host costs no token", policy: retry.Policy{BackOff: constant(time.Second)}, number: 1, err: dns, budget: spentBudget(), reason: "dns_not_found", wait: time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestDecideStops(t *testing.T) {
 // a retry nor a stop, and costs no budget token.
 func TestDecideResult(t *testing.T) {
 	req, _ := http.NewRequest("POST", "http://backend.test/", nil)
-	b := retry.NewBudget(4, 0.5)
+	b := retry.NewBudget(0, 0, 0)
 	s := retry.State{Budget: b}
 	p := retry.Default()
 	for _, code := range []int{200, 404, 500} {
@@ -112,4 +112,12 @@ func TestDefaultIsFresh(t *testing.T) {
 	if d.Retry {
 		t.Fatal("after changing one Default, a zero Policy retries 500")
 	}
+}
+
+// spentBudget returns a Budget that denies every retry to backend.test:
+// its floor of one retry a day is spent, and its reserve is empty.
+func spentBudget() *retry.Budget {
+	b := retry.NewBudget(0.001, 1, 24*time.Hour)
+	b.Allow("http://backend.test:80")
+	return b
 }

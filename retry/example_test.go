@@ -51,3 +51,27 @@ func ExampleError() {
 	// true 2 true
 	// retry: retry budget for the backend exhausted after 2 attempt(s) (budget_exhausted): connection reset by peer
 }
+
+// WithIdempotencyKey beside WithHook asks the transport for an
+// Idempotency-Key on this request, though the client's Policy has no
+// IdempotencyKey: every attempt carries the same key.
+func ExampleWithIdempotencyKey() {
+	ctx := retry.WithIdempotencyKey(retry.WithHook(context.Background(), retry.StaleConnection))
+	fmt.Println(retry.IdempotencyKeyFrom(ctx), retry.IdempotencyKeyFrom(context.Background()))
+	// Output: true false
+}
+
+// NewBudget with the defaults: 0.2 retries per request to a backend, and
+// never fewer than 10 retries in any second. Stale pooled connections cost
+// nothing.
+func ExampleNewBudget() {
+	b := retry.NewBudget(0, 0, 0)
+	allowed := 0
+	for range 20 {
+		if b.Allow("http://api.internal:80") {
+			allowed++
+		}
+	}
+	fmt.Println(allowed, "retries within a second without traffic")
+	// Output: 10 retries within a second without traffic
+}

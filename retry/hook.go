@@ -18,6 +18,27 @@ func WithHook(ctx context.Context, hook Hook) context.Context {
 	return context.WithValue(ctx, hookKey{}, hook)
 }
 
+// WithIdempotencyKey returns a context whose requests ask for an
+// Idempotency-Key as Policy.IdempotencyKey asks for every request: the
+// transport attaches one random key, the same on every attempt, to a
+// non-idempotent request that a Hook (WithHook's or Policy.Hook) may
+// retry, unless the request carries a key already. Use it beside WithHook
+// when the client's Policy has no IdempotencyKey. Either setting asks: a
+// request gets a key when its Policy or its context asks for one, and
+// neither can turn the other's off.
+func WithIdempotencyKey(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotencyKeyKey{}, true)
+}
+
+type idempotencyKeyKey struct{}
+
+// IdempotencyKeyFrom reports whether WithIdempotencyKey asked for a key in
+// ctx.
+func IdempotencyKeyFrom(ctx context.Context) bool {
+	asked, _ := ctx.Value(idempotencyKeyKey{}).(bool)
+	return asked
+}
+
 // HookFrom returns the hook WithHook put in ctx, or nil.
 func HookFrom(ctx context.Context) Hook {
 	h, _ := ctx.Value(hookKey{}).(Hook)

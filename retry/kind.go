@@ -56,6 +56,12 @@ const (
 	// KindRequestBody is the caller's request body failing to read: the
 	// caller's failure, not the backend's.
 	KindRequestBody
+	// KindAttemptTimeout is an attempt that outlived Policy.AttemptTimeout
+	// before its response headers arrived, while the request's context was
+	// still live: the transport ended the attempt, not the request. Its
+	// Stage says how far it got; StageNotConnected (a dial that did not
+	// finish in time) proves the server never saw it.
+	KindAttemptTimeout
 )
 
 var kindNames = [...]string{
@@ -73,6 +79,7 @@ var kindNames = [...]string{
 	KindTLSCertificate:   "tls_certificate",
 	KindDNSNotFound:      "dns_not_found",
 	KindRequestBody:      "request_body",
+	KindAttemptTimeout:   "attempt_timeout",
 }
 
 // String returns the kind's snake_case name, suitable as a metric label.

@@ -33,8 +33,22 @@ type Policy struct {
 	Hook Hook
 	// IdempotencyKey makes the transport attach one random Idempotency-Key
 	// to every attempt of a non-idempotent request that a Hook may retry,
-	// unless the request carries a key already.
+	// unless the request carries a key already. WithIdempotencyKey asks
+	// for the same per request; either one asking is enough.
 	IdempotencyKey bool
+	// AttemptTimeout bounds each attempt from its start, the dial
+	// included, to its response, as Envoy's per_try_timeout does; zero,
+	// the default, means none. An attempt that outlives it fails with
+	// KindAttemptTimeout, while the request's context lives on: an
+	// idempotent request is retried within the context's deadline; a
+	// non-idempotent one only when the attempt provably never reached the
+	// server (a dial that timed out, StageNotConnected) or a Hook allows
+	// it. Once the first response byte arrives the timeout is disarmed:
+	// the headers are let arrive (as the timer fires, they win), and the
+	// body is never cut by it, however long it streams. A base
+	// transport's ResponseHeaderTimeout still applies; the shorter ends
+	// the attempt. It costs each attempt a timer and a context of its own.
+	AttemptTimeout time.Duration
 	// BodyLimit is how many bytes of a request body without GetBody the
 	// transport keeps while the first attempt streams it. An attempt that
 	// failed before it read more than that is replayed from the bytes kept,

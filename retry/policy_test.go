@@ -46,6 +46,10 @@ func TestDefaultPolicy(t *testing.T) {
 		{"GET reset before headers on reused conn", req("GET"), nil, reset, nil, true, true, "idempotent"},
 		{"PUT dial failure", req("PUT"), nil, &transport.AttemptError{Stage: retry.StageNotConnected, Kind: retry.KindDial}, nil, true, false, "unprocessed"},
 		{"POST reset after write", req("POST"), nil, reset, nil, false, false, "not_idempotent"},
+		{"GET attempt timeout", req("GET"), nil, &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindAttemptTimeout}, nil, true, false, "attempt_timeout"},
+		{"POST attempt timeout after write", req("POST"), nil, &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindAttemptTimeout}, nil, false, false, "not_idempotent"},
+		{"POST attempt timeout while dialing", req("POST"), nil, &transport.AttemptError{Stage: retry.StageNotConnected, Kind: retry.KindAttemptTimeout}, nil, true, false, "unprocessed"},
+		{"POST attempt timeout, hook allows", req("POST"), nil, &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindAttemptTimeout}, func(retry.Attempt) bool { return true }, true, false, "hook_allowed"},
 		{"POST with Idempotency-Key reset", req("POST", "Idempotency-Key", "k"), nil, reset, nil, true, true, "idempotent"},
 		{"PATCH with X-Idempotency-Key reset", req("PATCH", "X-Idempotency-Key", "k"), nil, reset, nil, true, true, "idempotent"},
 		{"POST nothing written", req("POST"), nil, &transport.AttemptError{Stage: retry.StageNothingWritten, Kind: retry.KindEOF, Reused: true}, nil, true, true, "unprocessed"},
@@ -190,7 +194,7 @@ func TestDecideFailuresRepeatingCannotCure(t *testing.T) {
 			q := p
 			q.Hook = hook
 			// A budget that denies every retry: only a free one runs.
-			s := retry.State{Budget: retry.NewBudget(1, 0.1)}
+			s := retry.State{Budget: spentBudget()}
 			d := q.Decide(retry.Attempt{Request: req, Number: tt.number, Err: tt.err}, &s, now)
 			if d.Retry != tt.retry || d.Retry && !tt.free || d.Reason != tt.reason {
 				t.Fatalf("Decide = %+v, want retry=%v free=%v reason=%q", d, tt.retry, tt.free, tt.reason)

@@ -59,6 +59,8 @@ type attemptTrace struct {
 	body     io.ReadCloser // the base transport's response body
 
 	sent bodyWatch // whether the request body failed to read; nil when it cannot
+
+	actx *attemptContext // bounds the attempt by Policy.AttemptTimeout; nil without one
 }
 
 // roundTripOnce runs attempt n (from 1) of a request on the base
@@ -79,8 +81,16 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 		a.trace.Got1xxResponse = a.got1xxHook
 		a.trace.Got100Continue = a.got100Hook
 	}
+	if t.retry.AttemptTimeout > 0 {
+		a.trace.GotFirstResponseByte = a.firstByteHook
+	}
 	a.tel = t.tel.Start(req, n)
-	r := req.WithContext(withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey))
+	ctx := withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey)
+	if d := t.retry.AttemptTimeout; d > 0 {
+		a.actx = newAttemptContext(ctx, d)
+		ctx = a.actx
+	}
+	r := req.WithContext(ctx)
 	a.asked = t.askKeepAlive(r)
 	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
@@ -99,8 +109,14 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 			a.isHTTP2 = a.conn.isHTTP2()
 		}
 		e := a.fail(err)
+		if a.actx != nil {
+			a.actx.release()
+		}
 		a.tel.Returned(a.connInfo(), nil, e.Kind.String())
 		return nil, &a.tel, e
+	}
+	if a.actx != nil {
+		a.actx.answered() // a base that calls no trace hook
 	}
 	a.gotHeader = true
 	a.tel.Returned(a.connInfo(), resp, "")
@@ -256,6 +272,11 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 		p.Invalid = attempt.Invalid(a.req)
 	}
 	e := classify(err, p)
+	if a.actx != nil && a.actx.timedOut() && p.ContextErr == nil {
+		// The transport ended the attempt at Policy.AttemptTimeout, not
+		// the caller; the stage still says how far it got.
+		e.Kind = retry.KindAttemptTimeout
+	}
 	e = blameBody(e, a.sent) // before learning: the caller's broken body teaches nothing about the backend
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
@@ -304,14 +325,16 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		if tracked {
 			a.conn.hijack()
 		}
+		a.releaseContext()
 		a.tel.End()
 	case resp.Body == nil || resp.Body == http.NoBody:
 		// The base transport returned the connection to the pool already.
 		if tracked {
 			a.conn.release(a.gen)
 		}
+		a.releaseContext()
 		a.tel.End()
-	case tracked || a.tel.Tracing():
+	case tracked || a.tel.Tracing() || a.actx != nil:
 		a.body = resp.Body
 		resp.Body = (*attemptBody)(a)
 	}
@@ -324,8 +347,25 @@ func (a *attemptTrace) done() {
 		if a.conn != nil {
 			a.conn.release(a.gen)
 		}
+		a.releaseContext()
 		a.tel.End()
 	})
+}
+
+// firstByteHook disarms the attempt's timeout: the response has begun,
+// and its headers are let arrive (Policy.AttemptTimeout).
+func (a *attemptTrace) firstByteHook() {
+	if a.actx != nil {
+		a.actx.answered()
+	}
+}
+
+// releaseContext lets go of the attempt's context once the response is
+// finished with; it is never canceled by it.
+func (a *attemptTrace) releaseContext() {
+	if a.actx != nil {
+		a.actx.release()
+	}
 }
 
 // attemptBody is the response body handed to the caller.

@@ -107,7 +107,7 @@ func TestCallersBrokenBodyIsTheCallers(t *testing.T) {
 				ok(w)
 			}))
 			t.Cleanup(srv.Close)
-			budget := retry.NewBudget(0, 0)
+			budget := retry.NewBudget(0, 0, 0)
 			tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{})), transport.WithRetryBudget(budget))
 			c := &http.Client{Transport: tr}
 			u, _ := url.Parse(srv.URL)

@@ -33,7 +33,7 @@ func ExampleWithRetry() {
 	}))
 	defer backend.Close()
 
-	budget := retry.NewBudget(10, 0.1)
+	budget := retry.NewBudget(0.2, 10, time.Second)
 	client := &http.Client{Transport: transport.New(
 		transport.WithRetry(retry.Policy{
 			MaxAttempts:    4,

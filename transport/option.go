@@ -44,7 +44,7 @@ func newConfig(opts []Option) *config {
 		c.base = defaultBase()
 	}
 	if c.budget == nil {
-		c.budget = retry.NewBudget(0, 0)
+		c.budget = retry.NewBudget(0, 0, 0)
 	}
 	return c
 }

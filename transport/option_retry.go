@@ -10,8 +10,8 @@ import (
 // WithRetry sets the retry policy; its zero fields take their defaults
 // (see [retry.Policy]). New retries under [retry.Default] unless told
 // otherwise. New panics when a field is out of range: a negative
-// MaxAttempts, MaxElapsed or MaxRetryAfter, or a status outside 100-599.
-// The policy is copied: changing its Statuses after New changes nothing.
+// MaxAttempts, MaxElapsed, MaxRetryAfter or AttemptTimeout, or a status
+// outside 100-599. The policy is copied: changing its Statuses after New changes nothing.
 func WithRetry(p retry.Policy) Option {
 	return optionFunc(func(c *config) {
 		switch {
@@ -21,6 +21,8 @@ func WithRetry(p retry.Policy) Option {
 			panic(fmt.Sprintf("transport: WithRetry: MaxElapsed %s is negative", p.MaxElapsed))
 		case p.MaxRetryAfter < 0:
 			panic(fmt.Sprintf("transport: WithRetry: MaxRetryAfter %s is negative", p.MaxRetryAfter))
+		case p.AttemptTimeout < 0:
+			panic(fmt.Sprintf("transport: WithRetry: AttemptTimeout %s is negative", p.AttemptTimeout))
 		}
 		for _, code := range p.Statuses {
 			if code < 100 || code > 599 {
@@ -39,9 +41,9 @@ func WithoutRetry() Option {
 }
 
 // WithRetryBudget sets the per-backend retry budget. New uses
-// retry.NewBudget(0, 0) (10 tokens, 0.1 per success) unless told
-// otherwise; pass one Budget to several Transports to share it. A nil
-// Budget means the default.
+// retry.NewBudget(0, 0, 0) (0.2 retries per request plus 10 retries a
+// second, see [retry.Budget]) unless told otherwise; pass one Budget to
+// several Transports to share it. A nil Budget means the default.
 func WithRetryBudget(b *retry.Budget) Option {
 	return optionFunc(func(c *config) { c.budget = b })
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/resilient-http/resilient/internal/telemetry"
@@ -42,6 +44,12 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 	for n := 1; ; n++ {
 		var tel *telemetry.Attempt
 		resp, tel, err = t.roundTripOnce(r, n)
+		if n == 1 && !t.budget.Full() {
+			// Every request adds to its backend's retry reserve, whatever
+			// its outcome (see retry.Budget), before Decide may draw on it.
+			// Naming the backend allocates; a full budget needs nothing.
+			t.budget.Deposit(t.keys.of(req.URL))
+		}
 		// The next attempt's request is built before Decide asks the
 		// budget for a token: a body that cannot be had again (the
 		// caller's GetBody fails) makes a retry that never runs, and costs
@@ -56,11 +64,6 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 			drop(next)
 		}
 		if !d.Retry && d.Stop == nil {
-			// The response is the result. Naming the backend allocates; a
-			// full budget needs no refill.
-			if n == 1 && !t.budget.Full() {
-				t.budget.Success(t.keys.of(req.URL))
-			}
 			return resp, nil
 		}
 		retryAt := time.Now().Add(d.Wait)
@@ -130,14 +133,17 @@ type loop struct {
 
 // prepare returns the first attempt's request, made ready for retries: an
 // Idempotency-Key when a hook may repeat a non-idempotent request and the
-// policy asks for one, and a body without GetBody buffered while it
+// policy or the request asks for one, and a body without GetBody buffered while it
 // streams, up to Policy.BodyLimit. The buffer is also every attempt's
 // GetBody: net/http and x/net/http2 resend by themselves a request the
 // server never got, and must be able to rewind its body.
 func (l *loop) prepare() *http.Request {
 	p, req := &l.t.retry, l.req
 	first := req
-	if !retry.Idempotent(req) && p.IdempotencyKey && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
+	// The policy or the request may ask for a key; either is enough (see
+	// retry.WithIdempotencyKey).
+	asked := p.IdempotencyKey || retry.IdempotencyKeyFrom(req.Context())
+	if !retry.Idempotent(req) && asked && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
 		l.base = req.Clone(req.Context())
 		// Under its lower-case name, which servers read as the same field
 		// (HTTP/2 sends every name in lower case): net/http takes a request
@@ -240,4 +246,81 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-tm.C:
 		return nil
 	}
+}
+
+// attemptContext bounds one attempt by retry.Policy.AttemptTimeout: its
+// Done closes when the caller's context is done, or when the timeout
+// passes before the response began to arrive; never otherwise. It is not
+// a context.WithTimeout, whose cancellation after the response headers
+// would cut the body off (the bug of failsafe-go #65 and #123): once the
+// first response byte arrived, the timer stops and only the caller's
+// context can end the attempt, however long the body streams.
+type attemptContext struct {
+	context.Context // the caller's: Deadline and Value
+
+	done  chan struct{}
+	once  sync.Once
+	err   atomic.Value // error, set before done closes
+	state atomic.Int32 // attemptWaiting, attemptAnswered or attemptTimedOut
+	timer *time.Timer
+	stop  func() bool // ends the propagation of the caller's context
+}
+
+const (
+	attemptWaiting  = iota // no response byte yet; the timer runs
+	attemptAnswered        // a response byte arrived in time: the timer is disarmed
+	attemptTimedOut        // the timer fired first: Done is closed
+)
+
+// newAttemptContext starts the attempt's timer.
+func newAttemptContext(parent context.Context, timeout time.Duration) *attemptContext {
+	c := &attemptContext{Context: parent, done: make(chan struct{})}
+	c.stop = context.AfterFunc(parent, func() { c.cancel(parent.Err()) })
+	c.timer = time.AfterFunc(timeout, func() {
+		// A response byte that arrived as the timer fired wins: the
+		// state changes once, whichever comes first.
+		if c.state.CompareAndSwap(attemptWaiting, attemptTimedOut) {
+			c.cancel(context.DeadlineExceeded)
+		}
+	})
+	return c
+}
+
+func (c *attemptContext) cancel(err error) {
+	c.once.Do(func() {
+		c.err.Store(err)
+		close(c.done)
+	})
+}
+
+// Done closes when the caller's context is done or the attempt timed out.
+func (c *attemptContext) Done() <-chan struct{} { return c.done }
+
+// Err returns the caller's context's error, or context.DeadlineExceeded
+// when the attempt timed out; nil while Done is open.
+func (c *attemptContext) Err() error {
+	if err, ok := c.err.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// answered disarms the timer: a response byte arrived. It is a
+// GotFirstResponseByte hook.
+func (c *attemptContext) answered() {
+	if c.state.CompareAndSwap(attemptWaiting, attemptAnswered) {
+		c.timer.Stop()
+	}
+}
+
+// timedOut reports whether the attempt outlived its timeout before any
+// response byte.
+func (c *attemptContext) timedOut() bool { return c.state.Load() == attemptTimedOut }
+
+// release stops the timer and the propagation of the caller's context,
+// once the attempt is over: it failed, or its response body is finished
+// with. Done stays as it is.
+func (c *attemptContext) release() {
+	c.timer.Stop()
+	c.stop()
 }

@@ -48,7 +48,7 @@ func TestFailuresNoRetryCures(t *testing.T) {
 					return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
 				}
 			}
-			budget := retry.NewBudget(0, 0)
+			budget := retry.NewBudget(0, 0, 0)
 			tr := newTransport(t, transport.WithBase(base), transport.WithRetry(fastPolicy(retry.Policy{MaxAttempts: 5})), transport.WithRetryBudget(budget))
 			req, _ := http.NewRequest(http.MethodGet, tt.url, nil)
 			if tt.header[0] != "" {

@@ -204,7 +204,7 @@ func TestBudgetExhaustionAndRecovery(t *testing.T) {
 		}
 		ok(w)
 	})
-	tr := transport.New(transport.WithRetry(fastPolicy(retry.Policy{MaxAttempts: 5})), transport.WithRetryBudget(retry.NewBudget(2, 0.5)))
+	tr := transport.New(transport.WithRetry(fastPolicy(retry.Policy{MaxAttempts: 5})), transport.WithRetryBudget(retry.NewBudget(0.5, 1, time.Hour)))
 	get := func() error {
 		req, _ := http.NewRequest("GET", s.srv.URL, nil)
 		resp, err := do(t, tr, req)

@@ -36,7 +36,7 @@ func TestReviewHTTP2InvalidRequestOnce(t *testing.T) {
 			base := http.DefaultTransport.(*http.Transport).Clone()
 			base.TLSClientConfig = tlsConf
 			base.ForceAttemptHTTP2 = true
-			budget := retry.NewBudget(0, 0)
+			budget := retry.NewBudget(0, 0, 0)
 			tr := newTransport(t, transport.WithBase(base), transport.WithRetry(fastPolicy(retry.Policy{})), transport.WithRetryBudget(budget))
 			req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/", nil)
 			req.Header.Set(tt.key, tt.value)

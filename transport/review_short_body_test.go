@@ -44,7 +44,7 @@ func TestReviewShortBodyOnce(t *testing.T) {
 				arrived.Add(1)
 				_, _ = io.Copy(io.Discard, req.Body)
 			})
-			budget := retry.NewBudget(0, 0)
+			budget := retry.NewBudget(0, 0, 0)
 			tr := newTransport(t, transport.WithRetry(fastPolicy(retry.Policy{})), transport.WithRetryBudget(budget))
 			req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/", tt.body())
 			req.ContentLength = 10

@@ -320,9 +320,9 @@ func TestBackendDown(t *testing.T) {
 				t.Parallel()
 				b := testserver.Start(t, server, time.Minute)
 				base := b.URL.String()
-				// Retries stop below half the tokens: this leaves 40, room
-				// for the 9 retries of each request. The default leaves 5.
-				ample := transport.WithRetryBudget(retry.NewBudget(2*pooled*10, 0))
+				// A floor of 80 retries a second: room for the 9 retries of
+				// each request. The default floor is 10 a second.
+				ample := transport.WithRetryBudget(retry.NewBudget(0, 2*pooled*10, 0))
 				sides, watches := warmSides(t, method, base,
 					side{"bare", nil}, side{"resilient", []transport.Option{downPolicy(), ample}}, side{"default-budget", []transport.Option{downPolicy()}})
 				ours := sides[1]
