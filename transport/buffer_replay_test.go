@@ -137,9 +137,9 @@ func TestBufferedBodyReplayedWhole(t *testing.T) {
 }
 
 // TestBufferedPostResetBeforeWrite: an HTTP/1 POST whose connection is
-// reset before any byte is written is retried with the full body, which
-// net/http read in part before its write failed: with a declared length
-// (net/http's write buffer) and chunked (its copy buffer).
+// reset before any byte is written is retried with the full body: with a
+// declared length, and chunked, where net/http read a byte of the body to
+// probe it before the write failed, which the retry must send again.
 func TestBufferedPostResetBeforeWrite(t *testing.T) {
 	payload := bytes.Repeat([]byte("post body "), 100<<10/10)
 	for _, known := range []bool{true, false} {

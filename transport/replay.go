@@ -118,10 +118,11 @@ func (b *replayBody) onConn(http1 bool) {
 }
 
 // h1Unwritten returns how many bytes of a request body net/http can have
-// read before its first write to an HTTP/1 connection: a body of known
-// length is copied into the connection's write buffer until it is full, a
-// chunked one (unknown length) through a 32 KiB copy buffer after a one
-// byte probe, each chunk flushed.
+// read before its first write to an HTTP/1 connection: its write buffer's
+// worth, plus the byte it probes a body of unknown length with. (A body
+// it does not know for in-memory, as every replayed one, has its headers
+// flushed first and is read only after that write; the buffer's worth is
+// the bound should a body ever go out with its headers.)
 func h1Unwritten(base *http.Transport, contentLength int64) int64 {
 	wb := int64(base.WriteBufferSize)
 	if wb <= 0 {
@@ -130,7 +131,7 @@ func h1Unwritten(base *http.Transport, contentLength int64) int64 {
 	if contentLength > 0 {
 		return wb
 	}
-	return max(wb, 32<<10) + 1
+	return wb + 1
 }
 
 // speaksHTTP1 reports whether a connection GotConn reported carries the
