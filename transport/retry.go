@@ -131,8 +131,8 @@ type loop struct {
 // prepare returns the first attempt's request, made ready for retries: an
 // Idempotency-Key when a hook may repeat a non-idempotent request and the
 // policy asks for one, and a body without GetBody buffered while it
-// streams, up to Policy.BodyLimit, or as much as a replay on the
-// attempt's connection may need (see replayBody.onConn). The buffer is also every attempt's
+// streams, up to Policy.BodyLimit or what a replay on the attempt's
+// connection can need (replayBody.onConn). The buffer is also every attempt's
 // GetBody: net/http and x/net/http2 resend by themselves a request the
 // server never got, and must be able to rewind its body.
 func (l *loop) prepare() *http.Request {
