@@ -150,6 +150,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	if c == nil {
 		// Dialed by something we could not wrap (a proxy's CONNECT tunnel
 		// reports the same conn): nothing to count.
+		a.keepBody(info.Conn)
 		return
 	}
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
@@ -157,7 +158,16 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	if a.retire != nil && !a.isHTTP2 && c.pastAge() {
 		a.retire["Connection"] = []string{"close"}
 	}
+	a.keepBody(info.Conn)
 	a.tel.GotConn(c.key)
+}
+
+// keepBody tells a replayed body what its connection needs kept, before
+// the base transport reads the body on it.
+func (a *attemptTrace) keepBody(nc net.Conn) {
+	if rb, ok := a.sent.(*replayBody); ok {
+		rb.onConn(a.t.speaksHTTP1(nc, a.isHTTP2))
+	}
 }
 
 // baseResent runs when the base transport gets a second connection within

@@ -2,8 +2,11 @@ package transport
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -16,21 +19,58 @@ import (
 // has taken over the request body.
 var errReplaced = errors.New("resilient: request body taken over by a later attempt")
 
+// errReadAfterClose is what a reader returns when read for kept bytes
+// after the body's chunks went back to the pool: only a base transport
+// that reads a body it closed sees it.
+var errReadAfterClose = errors.New("resilient: request body read after it was closed")
+
+// errBytesLost is what the reader of a retry returns where the bytes that
+// an earlier attempt read past the limit would have been: the body cannot
+// be sent whole again.
+var errBytesLost = fmt.Errorf("resilient: request body read past the buffer by a superseded attempt: %w", retry.ErrBodyNotReplayable)
+
+// chunkSize is the size of the blocks a kept body is held in: large
+// enough that a body of BodyLimit takes few of them, small enough that a
+// body kept only for a write buffer's worth takes one.
+const chunkSize = 16 << 10
+
+type chunk [chunkSize]byte
+
+// chunkPool holds the blocks of kept bodies between requests, so that a
+// gateway streaming many bodies allocates none in the steady state.
+var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
+
 // replayBody keeps the first bytes of a request body without GetBody while
 // the first attempt streams it, so that a retry can send it again. Nothing
-// is read ahead: the buffer grows only as the transport reads, and past the
-// limit the body is no longer replayable.
+// is read ahead: bytes are kept only as the transport reads them, in
+// fixed-size chunks from chunkPool (no regrowth, no copy of earlier
+// bytes), and never more than limit; past it the body is no longer
+// replayable, and the chunks go back at once. Otherwise they go back once
+// the loop has finished and the base transport closed the last reader:
+// every access to them is under mu, and a reader finds them gone rather
+// than reused.
 type replayBody struct {
 	// read serialises reads of src. It is never held with mu, so that
 	// finish and Close do not wait for a Read blocked on the caller's
 	// body (closing src is what unblocks it).
-	read  sync.Mutex
-	mu    sync.Mutex
-	src   io.ReadCloser
-	buf   []byte
-	limit int64
-	over  bool // more than limit bytes were read: no replay
-	eof   bool
+	read   sync.Mutex
+	mu     sync.Mutex
+	src    io.ReadCloser
+	chunks []*chunk
+	first  [4]*chunk // chunks' backing array for a small body
+	size   int64     // bytes kept
+	// limit is how many bytes may be kept now: maxKeep, or h1Keep once
+	// the attempt's connection is known to be HTTP/1 (see onConn).
+	limit   int64
+	maxKeep int64 // Policy.BodyLimit
+	// h1Keep, when not zero, is what an HTTP/1 connection needs kept: the
+	// request can be replayed there only when nothing was written, and
+	// net/http reads no more than that before its first write.
+	h1Keep   int64
+	over     bool // more than limit bytes were read: no replay
+	lost     bool // a superseded reader read past the limit: the retry cannot go on
+	released bool // the chunks went back to the pool
+	eof      bool
 	// srcErr is the source's first error other than io.EOF. A broken
 	// source is never read again: every reader returns its error.
 	srcErr error
@@ -45,7 +85,9 @@ type replayBody struct {
 }
 
 func newReplayBody(src io.ReadCloser, limit int64) *replayBody {
-	return &replayBody{src: src, limit: limit}
+	b := &replayBody{src: src, limit: limit, maxKeep: limit}
+	b.chunks = b.first[:0]
+	return b
 }
 
 // reader returns the body for the next attempt; earlier readers stop
@@ -53,12 +95,57 @@ func newReplayBody(src io.ReadCloser, limit int64) *replayBody {
 func (b *replayBody) reader() (io.ReadCloser, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.over {
+	if b.over || b.released {
 		return nil, false
 	}
 	b.gen++
 	b.shut = false
 	return &replayReader{b: b, gen: b.gen}, true
+}
+
+// onConn sets how much of the body is kept once an attempt's connection is
+// known, before the base transport reads the body on it: everything up to
+// maxKeep where the request may be replayed after bytes were written
+// (HTTP/2 refuses streams it took bytes of), only h1Keep where not. Bytes
+// kept already stay; more are not kept.
+func (b *replayBody) onConn(http1 bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.limit = b.maxKeep
+	if http1 && b.h1Keep > 0 {
+		b.limit = min(b.maxKeep, b.h1Keep)
+	}
+}
+
+// h1Unwritten returns how many bytes of a request body net/http can have
+// read before its first write to an HTTP/1 connection: its write buffer's
+// worth, plus the byte it probes a body of unknown length with. (A body
+// it does not know for in-memory, as every replayed one, has its headers
+// flushed first and is read only after that write; the buffer's worth is
+// the bound should a body ever go out with its headers.)
+func h1Unwritten(base *http.Transport, contentLength int64) int64 {
+	wb := int64(base.WriteBufferSize)
+	if wb <= 0 {
+		wb = 4 << 10 // net/http's default
+	}
+	if contentLength > 0 {
+		return wb
+	}
+	return wb + 1
+}
+
+// speaksHTTP1 reports whether a connection GotConn reported carries the
+// request in HTTP/1: TLS that did not negotiate h2, or cleartext to a base
+// that does not speak HTTP/2 without TLS (whose preface may only go out
+// after GotConn, so that its connections are never known for HTTP/1).
+func (t *Transport) speaksHTTP1(nc net.Conn, http2 bool) bool {
+	if http2 || nc == nil {
+		return false
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		return tc.ConnectionState().NegotiatedProtocol != "h2"
+	}
+	return t.base.Protocols == nil || !t.base.Protocols.UnencryptedHTTP2()
 }
 
 // getBody is every attempt's Request.GetBody. The base transport resends
@@ -81,13 +168,18 @@ func (b *replayBody) getBody() (io.ReadCloser, error) {
 // does when the context ends during its own backoff), and the caller's
 // body is still closed, exactly once. After a failure nothing may send the
 // body any more, so closing it under a late reader is harmless; after a
-// success the base may still be sending it.
+// success the base may still be sending it. The chunks go back to the pool
+// only once the last reader was closed: a reader dropped unclosed leaves
+// them to the garbage collector.
 func (b *replayBody) finish(failed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = true
 	if b.shut || failed {
 		_ = b.closeSrcLocked()
+	}
+	if b.shut {
+		b.releaseLocked()
 	}
 }
 
@@ -100,6 +192,47 @@ func (b *replayBody) closeSrcLocked() error {
 	return b.src.Close()
 }
 
+// keepLocked appends p to the kept bytes, taking chunks as they fill.
+func (b *replayBody) keepLocked(p []byte) {
+	for len(p) > 0 {
+		off := int(b.size % chunkSize)
+		if off == 0 {
+			b.chunks = append(b.chunks, chunkPool.Get().(*chunk))
+		}
+		k := copy(b.chunks[len(b.chunks)-1][off:], p)
+		p = p[k:]
+		b.size += int64(k)
+	}
+}
+
+// copyLocked copies kept bytes from pos into p.
+func (b *replayBody) copyLocked(p []byte, pos int64) int {
+	n := 0
+	for n < len(p) && pos < b.size {
+		c, off := b.chunks[pos/chunkSize], pos%chunkSize
+		end := min(chunkSize, b.size-(pos-off))
+		k := copy(p[n:], c[off:end])
+		n += k
+		pos += int64(k)
+	}
+	return n
+}
+
+// releaseLocked returns the chunks to the pool. Only once no reader can
+// read them: after the last one was closed, or when the body went over the
+// limit while its only reader had read them all.
+func (b *replayBody) releaseLocked() {
+	if b.released {
+		return
+	}
+	b.released = true
+	for i, c := range b.chunks {
+		chunkPool.Put(c)
+		b.chunks[i] = nil
+	}
+	b.chunks = nil
+}
+
 // readErr returns the source's error, once reading it failed.
 func (b *replayBody) readErr() error {
 	b.mu.Lock()
@@ -110,7 +243,7 @@ func (b *replayBody) readErr() error {
 type replayReader struct {
 	b   *replayBody
 	gen int
-	pos int
+	pos int64
 }
 
 func (r *replayReader) Read(p []byte) (int, error) {
@@ -126,15 +259,23 @@ func (r *replayReader) Read(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, b.srcErr
 	}
-	if r.pos < len(b.buf) {
-		n := copy(p, b.buf[r.pos:])
-		r.pos += n
+	if r.pos < b.size {
+		if b.released {
+			b.mu.Unlock()
+			return 0, errReadAfterClose
+		}
+		n := b.copyLocked(p, r.pos)
+		r.pos += int64(n)
 		b.mu.Unlock()
 		return n, nil
 	}
 	if b.eof {
 		b.mu.Unlock()
 		return 0, io.EOF
+	}
+	if b.lost {
+		b.mu.Unlock()
+		return 0, errBytesLost
 	}
 	b.mu.Unlock()
 	n, err := b.src.Read(p)
@@ -152,19 +293,27 @@ func (r *replayReader) Read(p []byte) (int, error) {
 	}
 	if r.gen != b.gen {
 		// A retry took over while this read was blocked: keep the bytes,
-		// in order, for the reader that replaces this one.
-		b.buf = append(b.buf, p[:n]...)
-		b.over = b.over || int64(len(b.buf)) > b.limit
+		// in order, for the reader that replaces this one, or, past the
+		// limit, have it fail rather than skip them.
+		switch {
+		case n == 0:
+		case !b.over && !b.released && b.size+int64(n) <= b.limit:
+			b.keepLocked(p[:n])
+		default:
+			b.over, b.lost = true, true
+		}
 		return 0, errReplaced
 	}
 	if n > 0 && !b.over {
-		if int64(len(b.buf)+n) > b.limit {
-			// Past the limit the bytes go straight through; the buffer
-			// stays only for this attempt and no retry may follow.
+		if b.size+int64(n) > b.limit || b.released {
+			// Past the limit the bytes go straight through and no retry
+			// may follow; this reader has read every kept byte and no
+			// other can be made, so the chunks are free now.
 			b.over = true
+			b.releaseLocked()
 		} else {
-			b.buf = append(b.buf, p[:n]...)
-			r.pos += n
+			b.keepLocked(p[:n])
+			r.pos += int64(n)
 		}
 	}
 	return n, err
@@ -181,6 +330,7 @@ func (r *replayReader) Close() error {
 	}
 	b.shut = true
 	if b.done {
+		b.releaseLocked()
 		return b.closeSrcLocked()
 	}
 	return nil

@@ -134,7 +134,8 @@ type loop struct {
 // prepare returns the first attempt's request, made ready for retries: an
 // Idempotency-Key when a hook may repeat a non-idempotent request and the
 // policy or the request asks for one, and a body without GetBody buffered while it
-// streams, up to Policy.BodyLimit. The buffer is also every attempt's
+// streams, up to Policy.BodyLimit or what a replay on the attempt's
+// connection can need (replayBody.onConn). The buffer is also every attempt's
 // GetBody: net/http and x/net/http2 resend by themselves a request the
 // server never got, and must be able to rewind its body.
 func (l *loop) prepare() *http.Request {
@@ -155,6 +156,12 @@ func (l *loop) prepare() *http.Request {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
 		l.body.declared = req.ContentLength
+		if !retry.Idempotent(first) && p.Hook == nil && retry.HookFrom(req.Context()) == nil {
+			// Only a refusal in the protocol allows a replay after bytes
+			// were written, and HTTP/1 has none: there, keep only what
+			// net/http may have read before a write that moved no byte.
+			l.body.h1Keep = h1Unwritten(l.t.base, req.ContentLength)
+		}
 		rd, _ := l.body.reader()
 		if first == req {
 			first = req.WithContext(req.Context())
