@@ -136,9 +136,10 @@ func TestSentBodyKeepsTheFirstError(t *testing.T) {
 	}
 }
 
-// TestBlameBody: an attempt is the caller's failure only when it carries
-// the very error the body returned, and an error the body returned is
-// never changed.
+// TestBlameBody: an attempt is the caller's failure when reading the
+// caller's body failed, whatever error the base transport returned (a
+// backend's reset in the same moment can win the race), with the body's
+// error in its chain; an error the body returned is never changed.
 func TestBlameBody(t *testing.T) {
 	bodyErr := errors.New("client went away")
 	other := &AttemptError{Stage: retry.StageHeadersReceived, Kind: retry.KindReset, Err: errors.New("reset")}
@@ -153,7 +154,7 @@ func TestBlameBody(t *testing.T) {
 		{name: "body did not fail", e: &AttemptError{Kind: retry.KindEOF, Err: io.ErrUnexpectedEOF}, body: failed(nil)},
 		{name: "the body's error", e: &AttemptError{Kind: retry.KindOther, Err: bodyErr}, body: failed(bodyErr), caller: true},
 		{name: "the body's error wrapped", e: &AttemptError{Kind: retry.KindOther, Err: fmt.Errorf("write: %w", bodyErr)}, body: failed(bodyErr), caller: true},
-		{name: "another error while the body failed", e: &AttemptError{Kind: retry.KindReset, Err: errors.New("reset")}, body: failed(bodyErr)},
+		{name: "another error while the body failed", e: &AttemptError{Kind: retry.KindReset, Err: errors.New("reset")}, body: failed(bodyErr), caller: true},
 		{name: "an attempt error the body returned", e: other, body: failed(other), caller: true},
 	}
 	for _, tt := range tests {
@@ -163,10 +164,29 @@ func TestBlameBody(t *testing.T) {
 			if (got.Kind == retry.KindRequestBody) != tt.caller {
 				t.Fatalf("kind %v, want the caller's: %v", got.Kind, tt.caller)
 			}
+			if tt.caller && tt.body.readErr() == bodyErr && !errors.Is(got, bodyErr) {
+				t.Fatalf("%v: the body's error is not in the chain", got)
+			}
 			if tt.e.Kind != kind {
 				t.Fatalf("the attempt error given was changed to %v", tt.e.Kind)
 			}
 		})
+	}
+}
+
+// TestSentBodyIgnoresErrorsAfterClose: a read that fails because the base
+// transport closed the body (a gateway's inbound body does that) is not
+// the caller's failure.
+func TestSentBodyIgnoresErrorsAfterClose(t *testing.T) {
+	pr, pw := io.Pipe()
+	s := &sentBody{ReadCloser: pr}
+	_ = s.Close()
+	_ = pw.Close()
+	if _, err := s.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a read of a closed pipe succeeded")
+	}
+	if err := s.readErr(); err != nil {
+		t.Fatalf("readErr() = %v after the base closed the body, want nil", err)
 	}
 }
 

@@ -368,22 +368,28 @@ func watchBody(r *http.Request) bodyWatch {
 	return s
 }
 
-// blameBody returns e as the caller's failure when the error it carries is
-// the one reading the caller's body returned: net/http returns the body's
-// error from RoundTrip as it is or wrapped, and the error itself is
-// evidence where its text would not be.
+// blameBody returns e as the caller's failure when reading the caller's
+// body failed before the base transport gave up on it: the request cannot
+// be sent whole, whatever else went wrong. net/http usually returns the
+// body's error from RoundTrip, but a backend's reset in the same moment can
+// win the race; the body's error then joins the chain, so that errors.Is
+// finds it either way. The recorded error is evidence where text would
+// not be.
 func blameBody(e *AttemptError, body bodyWatch) *AttemptError {
 	if body == nil {
 		return e
 	}
 	berr := body.readErr()
-	if berr == nil || !errors.Is(e, berr) {
+	if berr == nil {
 		return e
 	}
 	// e may be an error the body returned, another request's attempt
 	// (a response body streamed as this request's body): never change it.
 	callers := *e
 	callers.Kind = retry.KindRequestBody
+	if !errors.Is(e, berr) {
+		callers.Err = fmt.Errorf("%w (reading the request body had failed: %w)", e.Err, berr)
+	}
 	return &callers
 }
 
@@ -394,8 +400,9 @@ type sentBody struct {
 	declared int64 // the request's ContentLength; 0 when unknown
 	read     int64 // only the base transport's writer reads
 
-	mu  sync.Mutex // Read runs on the base transport's writer goroutine
-	err error
+	mu     sync.Mutex // Read runs on the base transport's writer goroutine
+	err    error
+	closed bool // the base transport closed the body: later read errors are its doing
 }
 
 // errShortBody is what a request body returns in place of io.EOF when it
@@ -411,12 +418,22 @@ func (s *sentBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		s.mu.Lock()
-		if s.err == nil {
+		if s.err == nil && !s.closed {
 			s.err = err
 		}
 		s.mu.Unlock()
 	}
 	return n, err
+}
+
+// Close records that the base transport is done with the body: a read it
+// interrupts fails because of the close (a gateway's inbound body does),
+// not because the caller's body broke.
+func (s *sentBody) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.ReadCloser.Close()
 }
 
 func (s *sentBody) readErr() error {
