@@ -109,8 +109,9 @@ func (row hangRow) hang(t *testing.T, c *client, b hung, method, id string) (tim
 	t.Helper()
 	ctx, cancel, cancels := row.start()
 	defer cancel()
-	// A silent listener knows only that it accepted the connection: the
-	// cancel also waits for the request to be written.
+	// The cancel waits for the request to be written and for its bytes to
+	// reach the backend (see silent.arrived): net/http reports it written
+	// once it is buffered.
 	wrote := make(chan struct{})
 	var once sync.Once
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -264,14 +265,32 @@ func (s *silent) url() string { return "http://" + s.ln.Addr().String() + "/" }
 
 func (s *silent) runs(*testing.T, string) (int, bool) { return 0, false }
 
+// arrived waits for the first connection and for request bytes on it,
+// which it peeks at without reading: net/http reports a request written
+// once it is in its buffer, before the bytes leave.
 func (s *silent) arrived(_ *testing.T, _ string, stop <-chan struct{}) bool {
 	limit := time.NewTimer(arrivalWait)
 	defer limit.Stop()
 	select {
 	case <-s.accepted:
-		return true
 	case <-stop:
+		return false
 	case <-limit.C:
+		return false
 	}
-	return false
+	s.mu.Lock()
+	c := s.conns[0]
+	s.mu.Unlock()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !hasBytes(c) {
+		select {
+		case <-tick.C:
+		case <-stop:
+			return false
+		case <-limit.C:
+			return false
+		}
+	}
+	return true
 }
