@@ -85,7 +85,7 @@ type Budget struct {
 
 	mu       sync.RWMutex
 	backends map[string]*allowance
-	swept    time.Time // when idle backends were last forgotten
+	swept    int64 // UnixNano when idle backends were last forgotten; 0: never
 }
 
 // allowance is one backend's share of a Budget.
@@ -161,8 +161,8 @@ func (b *Budget) makeRoomLocked(now int64) {
 	// An allowance last used longer than the floor's window ago has no
 	// retry in the window: forgetting it changes no floor.
 	idle := int64(max(b.forgetAfter, b.per))
-	if len(b.backends) >= b.maxBackends || now-b.swept.UnixNano() >= idle {
-		b.swept = time.Unix(0, now)
+	if len(b.backends) >= b.maxBackends || now-b.swept >= idle {
+		b.swept = now
 		for k, a := range b.backends {
 			if now-a.used.Load() >= idle {
 				b.forgetLocked(k, a)
