@@ -20,75 +20,90 @@ import (
 // advertising Keep-Alive: timeout=0. POSTs whose bodies cannot be rewound
 // (so net/http repeats none) are spaced around the time T the server
 // really closes an idle connection (measured), from T+30ms down to T-30ms
-// in 10ms steps (twice where T is under a second), through a relay adding 10ms of one-way latency so
-// that the server's FIN can race a request, as in TestIdleCloseRace.
+// in 10ms steps (twice where T is under a second), through a relay adding
+// 10ms of one-way latency so that the server's FIN can race a request, as
+// in TestIdleCloseRace. The two servers run side by side in one test: it
+// mostly waits, and two subtests would take two of the few parallel
+// slots.
 //
-// Asserted for transport.New with nothing configured: at most one POST
-// fails (the bound for learning a limit under a second; the rule
-// in force costs none), no POST runs twice, and the learned limit is under
-// T once the run is over. The bare transport runs the same workload beside
-// it; its failures and both sides' dials are logged.
+// Asserted for transport.New with nothing configured, per server: at most
+// one POST fails (the bound for learning a limit under a second;
+// the rule in force costs none), no POST runs twice, and the learned limit
+// is under T once the run is over. The bare transport runs the same
+// workload beside it; its failures and both sides' dials are logged.
 func TestUnderSecondTimeout(t *testing.T) {
+	t.Parallel()
 	const (
 		told   = 300 * time.Millisecond
 		oneWay = 10 * time.Millisecond
 	)
-	start := map[string]func(t *testing.T) *testserver.Backend{
-		"apache": func(t *testing.T) *testserver.Backend { return testserver.ApacheBackend(t, told, 100) },
-		"node":   func(t *testing.T) *testserver.Backend { return testserver.NodeBackend(t, told) },
+	type run struct {
+		server  string
+		b       *testserver.Backend
+		T       time.Duration
+		gaps    []time.Duration
+		url     *url.URL
+		sides   []*client
+		tallies []tally
 	}
-	forEachServer(t, []string{"apache", "node"}, func(t *testing.T, server string) {
-		b := start[server](t)
-		T := idleClose(t, b.URL.Host)
+	runs := []*run{
+		{server: "apache", b: testserver.ApacheBackend(t, told, 100)},
+		{server: "node", b: testserver.NodeBackend(t, told)},
+	}
+	for _, r := range runs {
+		r.T = idleClose(t, r.b.URL.Host)
 		// Twice for Apache; once for Node, whose close takes 1.3 s.
 		passes := 2
-		if T > time.Second {
+		if r.T > time.Second {
 			passes = 1
 		}
-		var gaps []time.Duration
 		for range passes {
 			for d := 30 * time.Millisecond; d >= -30*time.Millisecond; d -= 10 * time.Millisecond {
-				gaps = append(gaps, T+d)
+				r.gaps = append(r.gaps, r.T+d)
 			}
 		}
-		relay, err := latency.Start(b.URL.Host, oneWay)
+		relay, err := latency.Start(r.b.URL.Host, oneWay)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = relay.Close() })
-		u := &url.URL{Scheme: "http", Host: relay.Addr(), Path: "/"}
+		r.url = &url.URL{Scheme: "http", Host: relay.Addr(), Path: "/"}
+		r.sides = []*client{bare(t), resilient(t)}
+		r.tallies = make([]tally, len(r.sides))
+	}
 
-		sides := []*client{bare(t), resilient(t)}
-		tallies := make([]tally, len(sides))
-		var wg sync.WaitGroup
-		for i, c := range sides {
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		for i, c := range r.sides {
 			wg.Go(func() {
 				ctx := context.Background()
 				id := func(n int) string { return fmt.Sprintf("%s-%d", c.name, n) }
-				tallies[i].add(c.send(ctx, http.MethodPost, u.String(), id(0)))
-				for n, gap := range gaps {
+				r.tallies[i].add(c.send(ctx, http.MethodPost, r.url.String(), id(0)))
+				for n, gap := range r.gaps {
 					time.Sleep(gap) // the workload: idle for gap, then reuse
-					tallies[i].add(c.send(ctx, http.MethodPost, u.String(), id(n+1)))
+					r.tallies[i].add(c.send(ctx, http.MethodPost, r.url.String(), id(n+1)))
 				}
 			})
 		}
-		wg.Wait()
+	}
+	wg.Wait()
 
-		ledger := b.Ledger(t)
-		limit := sides[1].http.Transport.(*transport.Transport).IdleLimit(u)
-		for i, c := range sides {
+	for _, r := range runs {
+		ledger := r.b.Ledger(t)
+		limit := r.sides[1].http.Transport.(*transport.Transport).IdleLimit(r.url)
+		for i, c := range r.sides {
 			t.Logf("%s (told %v, closes idle after %v) POST %s: %v, %d dials for %d requests",
-				server, told, T.Round(time.Millisecond), c.name, &tallies[i], c.dials.Load(), len(gaps)+1)
+				r.server, told, r.T.Round(time.Millisecond), c.name, &r.tallies[i], c.dials.Load(), len(r.gaps)+1)
 			for _, id := range ranTwice(ledger, c.name+"-") {
-				t.Errorf("%s POST %s ran twice", c.name, id)
+				t.Errorf("%s %s POST %s", r.server, c.name, id)
 			}
 		}
-		t.Logf("%s resilient: idle limit afterwards %v (%v)", server, limit.Timeout, limit.Source)
-		if f := tallies[1].failed(); f > 1 {
-			t.Errorf("resilient: %v, want at most one failed POST", &tallies[1])
+		t.Logf("%s resilient: idle limit afterwards %v (%v)", r.server, limit.Timeout, limit.Source)
+		if f := r.tallies[1].failed(); f > 1 {
+			t.Errorf("%s resilient: %v, want at most one failed POST", r.server, &r.tallies[1])
 		}
-		if limit.Timeout <= 0 || limit.Timeout >= T {
-			t.Errorf("resilient: idle limit afterwards %v (%v), want one under the real close %v", limit.Timeout, limit.Source, T)
+		if limit.Timeout <= 0 || limit.Timeout >= r.T {
+			t.Errorf("%s resilient: idle limit afterwards %v (%v), want one under the real close %v", r.server, limit.Timeout, limit.Source, r.T)
 		}
-	})
+	}
 }
