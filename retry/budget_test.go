@@ -3,6 +3,7 @@ package retry_test
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,5 +253,36 @@ func TestBudgetForgottenByCap(t *testing.T) {
 	b.Deposit("http://a:80") // forgotten by the cap: not there to take it
 	if got, want := retry.Owed(b), int64(retry.Backends(b))*1000; got != want {
 		t.Fatalf("owed %d, want %d", got, want)
+	}
+}
+
+// TestBudgetConcurrentForget: callers racing on backends that the cap
+// keeps pushing out leave owed equal to what the kept reserves lack, so
+// that Full stays exact, and never more backends than the cap.
+func TestBudgetConcurrentForget(t *testing.T) {
+	b := retry.NewBudget(0, 0, 0)
+	retry.SetMaxBackends(b, 16)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				key := fmt.Sprintf("http://h%d:80", (i*7+w)%64)
+				switch i % 3 {
+				case 0:
+					b.Allow(key)
+				case 1:
+					b.Deposit(key)
+				default:
+					_ = b.Tokens(key)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := retry.Backends(b); n > 16 {
+		t.Fatalf("%d backends remembered, want at most 16", n)
+	}
+	if got, want := retry.Owed(b), retry.Lacking(b); got != want {
+		t.Fatalf("owed %d milli-retries, the kept reserves lack %d", got, want)
 	}
 }
