@@ -102,7 +102,8 @@ type allowance struct {
 // request, plus floor retries in any window of per. Non-positive values
 // mean the defaults: 0.2, 10 and one second, as Finagle's. The floor keeps
 // one timestamp per retry it allows in a window, so floor bounds memory
-// too: a Budget holds 8 x floor bytes per backend.
+// too: a Budget holds 8 x floor bytes (plus about 100) per backend, for at
+// most DefaultMaxBackends backends.
 func NewBudget(ratio float64, floor int, per time.Duration) *Budget {
 	if ratio <= 0 {
 		ratio = 0.2
