@@ -1,10 +1,29 @@
 package retry
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// Bounds of the backends a Budget remembers, the same as the idle
+// package's (idle.DefaultTTL and idle.DefaultMaxBackends), so that a
+// gateway meeting many hosts keeps the same number of each.
+const (
+	// DefaultForgetAfter is how long a backend that sees no request
+	// (no Deposit, Allow or refund) keeps its allowance.
+	DefaultForgetAfter = 10 * time.Minute
+	// DefaultMaxBackends caps the backends a Budget remembers; beyond it
+	// the least recently used are forgotten.
+	DefaultMaxBackends = 4096
+)
+
+// dead marks the reserve of a forgotten allowance: a caller that looked
+// it up just before it was forgotten neither adds to it nor takes from
+// it, so that owed counts only the allowances the Budget holds.
+const dead = -1 << 62
 
 // Budget limits the retries sent to each backend, so that a backend that
 // fails wholesale gets a bounded share of extra load, while a backend with
@@ -40,8 +59,16 @@ import (
 // with ErrBudgetExhausted.
 //
 // A backend is any name; Decide and the transport name backends as
-// idle.Key does ("http://api:8080"). A Budget is safe for concurrent use.
-// Its zero value is not usable; create it with NewBudget.
+// idle.Key does ("http://api:8080"). A Budget forgets a backend that has
+// seen no request for DefaultForgetAfter (nor a retry for the floor's
+// window), and keeps at most DefaultMaxBackends, forgetting the least
+// recently used first, so that a client meeting ever new hosts holds
+// bounded state. A forgotten backend starts again as a new one: an empty
+// reserve and a whole floor; losing a reserve only lowers what the
+// backend may be sent, and the floor of one pushed out by the cap while
+// in use restarts early, which can let through at most Floor more retries
+// to it. A Budget is safe for concurrent use. Its zero value is not
+// usable; create it with NewBudget.
 type Budget struct {
 	ratio int64         // milli-retries added to the reserve per request
 	max   int64         // the reserve's cap, in milli-retries
@@ -53,13 +80,18 @@ type Budget struct {
 	// so that Full can answer without naming a backend.
 	owed atomic.Int64
 
+	forgetAfter time.Duration // see DefaultForgetAfter
+	maxBackends int           // see DefaultMaxBackends
+
 	mu       sync.RWMutex
 	backends map[string]*allowance
+	swept    int64 // UnixNano when idle backends were last forgotten; 0: never
 }
 
 // allowance is one backend's share of a Budget.
 type allowance struct {
-	reserve atomic.Int64 // milli-retries
+	reserve atomic.Int64 // milli-retries; dead once forgotten
+	used    atomic.Int64 // UnixNano of the last Deposit, Allow or refund
 
 	mu     sync.Mutex
 	recent []int64 // UnixNano of the last floor retries, a ring
@@ -70,7 +102,8 @@ type allowance struct {
 // request, plus floor retries in any window of per. Non-positive values
 // mean the defaults: 0.2, 10 and one second, as Finagle's. The floor keeps
 // one timestamp per retry it allows in a window, so floor bounds memory
-// too: a Budget holds 8 x floor bytes per backend.
+// too: a Budget holds 8 x floor bytes (plus about 100) per backend, for at
+// most DefaultMaxBackends backends.
 func NewBudget(ratio float64, floor int, per time.Duration) *Budget {
 	if ratio <= 0 {
 		ratio = 0.2
@@ -88,6 +121,9 @@ func NewBudget(ratio float64, floor int, per time.Duration) *Budget {
 		per:      per,
 		now:      time.Now,
 		backends: make(map[string]*allowance),
+
+		forgetAfter: DefaultForgetAfter,
+		maxBackends: DefaultMaxBackends,
 	}
 }
 
@@ -99,20 +135,67 @@ func (b *Budget) lookup(backend string) *allowance {
 }
 
 // allowance returns the backend's allowance, creating one with an empty
-// reserve on first use.
-func (b *Budget) allowance(backend string) *allowance {
+// reserve on first use, and marks it used at now.
+func (b *Budget) allowance(backend string, now int64) *allowance {
 	if a := b.lookup(backend); a != nil {
+		a.used.Store(now)
 		return a
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a := b.backends[backend]
 	if a == nil {
+		b.makeRoomLocked(now)
 		a = &allowance{recent: make([]int64, b.floor)}
 		b.backends[backend] = a
 		b.owed.Add(b.max)
 	}
+	a.used.Store(now)
 	return a
+}
+
+// makeRoomLocked forgets, before a new backend is added at now, the
+// backends idle for forgetAfter (at most once in that time, or when the
+// cap is reached), then the least recently used eighth of the cap if it
+// is still reached, so that the next inserts need not sort again.
+func (b *Budget) makeRoomLocked(now int64) {
+	// An allowance last used longer than the floor's window ago has no
+	// retry in the window: forgetting it changes no floor.
+	idle := int64(max(b.forgetAfter, b.per))
+	if len(b.backends) >= b.maxBackends || now-b.swept >= idle {
+		b.swept = now
+		for k, a := range b.backends {
+			if now-a.used.Load() >= idle {
+				b.forgetLocked(k, a)
+			}
+		}
+	}
+	if len(b.backends) < b.maxBackends {
+		return
+	}
+	type use struct {
+		key  string
+		a    *allowance
+		used int64
+	}
+	uses := make([]use, 0, len(b.backends))
+	for k, a := range b.backends {
+		uses = append(uses, use{k, a, a.used.Load()})
+	}
+	slices.SortFunc(uses, func(x, y use) int { return cmp.Compare(x.used, y.used) })
+	keep := b.maxBackends - max(b.maxBackends/8, 1)
+	for _, u := range uses[:max(len(uses)-keep, 0)] {
+		b.forgetLocked(u.key, u.a)
+	}
+}
+
+// forgetLocked removes a from the Budget and takes what its reserve lacks
+// out of owed. Its reserve becomes dead, so that a caller still holding a
+// changes owed no more.
+func (b *Budget) forgetLocked(key string, a *allowance) {
+	delete(b.backends, key)
+	v := a.reserve.Swap(dead)
+	b.owed.Add(-(b.max - v))
 }
 
 // Deposit records a request to backend: its first attempt, whatever its
@@ -121,6 +204,7 @@ func (b *Budget) allowance(backend string) *allowance {
 // reserve, and Deposit leaves it so.
 func (b *Budget) Deposit(backend string) {
 	if a := b.lookup(backend); a != nil {
+		a.used.Store(b.now().UnixNano())
 		b.add(a, b.ratio)
 	}
 }
@@ -129,8 +213,8 @@ func (b *Budget) Deposit(backend string) {
 func (b *Budget) add(a *allowance, n int64) {
 	for {
 		v := a.reserve.Load()
-		if v >= b.max {
-			return
+		if v >= b.max || v < 0 {
+			return // full, or forgotten
 		}
 		m := min(v+n, b.max)
 		if a.reserve.CompareAndSwap(v, m) {
@@ -144,14 +228,15 @@ func (b *Budget) add(a *allowance, n int64) {
 // spent for the current window, from the reserve, and reports whether
 // either allowed it.
 func (b *Budget) Allow(backend string) bool {
-	a := b.allowance(backend)
-	if b.takeFloor(a) {
+	now := b.now().UnixNano()
+	a := b.allowance(backend, now)
+	if b.takeFloor(a, now) {
 		return true
 	}
 	for {
 		v := a.reserve.Load()
 		if v < 1000 {
-			return false
+			return false // spent, or forgotten (dead is negative)
 		}
 		if a.reserve.CompareAndSwap(v, v-1000) {
 			b.owed.Add(1000)
@@ -162,8 +247,7 @@ func (b *Budget) Allow(backend string) bool {
 
 // takeFloor takes a retry from the floor when fewer than Floor were taken
 // in the last window: the oldest of the last Floor is older than it.
-func (b *Budget) takeFloor(a *allowance) bool {
-	now := b.now().UnixNano()
+func (b *Budget) takeFloor(a *allowance, now int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if oldest := a.recent[a.next]; oldest != 0 && now-oldest < int64(b.per) {
@@ -177,7 +261,7 @@ func (b *Budget) takeFloor(a *allowance) bool {
 // refund returns n retries to the backend's reserve, up to the cap: the
 // request they were taken for was answered.
 func (b *Budget) refund(backend string, n int) {
-	b.add(b.allowance(backend), int64(n)*1000)
+	b.add(b.allowance(backend, b.now().UnixNano()), int64(n)*1000)
 }
 
 // Full reports whether every backend's reserve is at its cap, so that a
@@ -205,5 +289,5 @@ func (b *Budget) Tokens(backend string) float64 {
 		}
 	}
 	a.mu.Unlock()
-	return float64(left) + float64(a.reserve.Load())/1000
+	return float64(left) + float64(max(a.reserve.Load(), 0))/1000
 }

@@ -1,7 +1,9 @@
 package retry_test
 
 import (
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +173,116 @@ func TestBudgetFull(t *testing.T) {
 	b.Deposit("a")
 	if !b.Full() {
 		t.Fatalf("the reserve is not full at its cap; %v left", b.Tokens("a"))
+	}
+}
+
+// TestBudgetBoundedBackends: ten times DefaultMaxBackends distinct
+// backends, each asking a retry, leave at most DefaultMaxBackends
+// allowances, and Full still answers for those kept. Backends idle for
+// DefaultForgetAfter are forgotten at the next new one.
+func TestBudgetBoundedBackends(t *testing.T) {
+	b, c := newClockedBudget(0, 0, 0)
+	for i := range 10 * retry.DefaultMaxBackends {
+		c.t = c.t.Add(time.Millisecond)
+		key := fmt.Sprintf("http://h%d.test:80", i)
+		if !b.Allow(key) {
+			t.Fatalf("first retry to %s refused", key)
+		}
+		b.Deposit(key)
+	}
+	n := retry.Backends(b)
+	t.Logf("%d backends asked, %d remembered (cap %d); owed %d milli-retries", 10*retry.DefaultMaxBackends, n, retry.DefaultMaxBackends, retry.Owed(b))
+	if n > retry.DefaultMaxBackends {
+		t.Fatalf("%d backends remembered, want at most %d", n, retry.DefaultMaxBackends)
+	}
+	// Each kept backend lacks its whole reserve but one deposit.
+	if got, want := retry.Owed(b), int64(n)*(10_000-200); got != want {
+		t.Fatalf("owed %d milli-retries, want %d: forgotten backends still counted", got, want)
+	}
+	// The most recent backend is kept, with its deposit.
+	last := fmt.Sprintf("http://h%d.test:80", 10*retry.DefaultMaxBackends-1)
+	if got := b.Tokens(last); got != 9.2 {
+		t.Fatalf("most recent backend: %v tokens, want 9.2 (9 left of the floor, 0.2 deposited)", got)
+	}
+
+	c.t = c.t.Add(retry.DefaultForgetAfter)
+	b.Allow("http://new.test:80")
+	if n := retry.Backends(b); n != 1 {
+		t.Fatalf("%d backends remembered after %v without requests, want only the new one", n, retry.DefaultForgetAfter)
+	}
+	if got, want := retry.Owed(b), int64(10_000); got != want {
+		t.Fatalf("owed %d milli-retries, want %d", got, want)
+	}
+}
+
+// TestBudgetForgetKeepsUsed: a backend with a Deposit within
+// DefaultForgetAfter is kept; one without is forgotten, and asked again it
+// starts as new: an empty reserve and a whole floor.
+func TestBudgetForgetKeepsUsed(t *testing.T) {
+	b, c := newClockedBudget(0, 0, 0)
+	for _, k := range []string{"http://busy:80", "http://quiet:80"} {
+		b.Allow(k)
+		for range 20 {
+			b.Deposit(k)
+		}
+	}
+	c.t = c.t.Add(retry.DefaultForgetAfter / 2)
+	b.Deposit("http://busy:80")
+	c.t = c.t.Add(retry.DefaultForgetAfter / 2)
+	b.Allow("http://other:80") // a new backend: the sweep runs
+	if n := retry.Backends(b); n != 2 {
+		t.Fatalf("%d backends remembered, want busy and other", n)
+	}
+	if got := b.Tokens("http://busy:80"); got != 14.2 {
+		t.Fatalf("busy: %v tokens, want 14.2 (the floor's 10, reserve 4.2)", got)
+	}
+	if got := b.Tokens("http://quiet:80"); got != 10 {
+		t.Fatalf("quiet: %v tokens, want 10 (forgotten: a new backend's)", got)
+	}
+}
+
+// TestBudgetForgottenByCap: a backend pushed out by the cap takes no
+// deposit and counts no more in what Full reads.
+func TestBudgetForgottenByCap(t *testing.T) {
+	b, c := newClockedBudget(0, 1, 0)
+	b.Allow("http://a:80")
+	for i := range retry.DefaultMaxBackends + 1 {
+		c.t = c.t.Add(time.Millisecond)
+		b.Allow(fmt.Sprintf("http://h%d:80", i))
+	}
+	b.Deposit("http://a:80") // forgotten by the cap: not there to take it
+	if got, want := retry.Owed(b), int64(retry.Backends(b))*1000; got != want {
+		t.Fatalf("owed %d, want %d", got, want)
+	}
+}
+
+// TestBudgetConcurrentForget: callers racing on backends that the cap
+// keeps pushing out leave owed equal to what the kept reserves lack, so
+// that Full stays exact, and never more backends than the cap.
+func TestBudgetConcurrentForget(t *testing.T) {
+	b := retry.NewBudget(0, 0, 0)
+	retry.SetMaxBackends(b, 16)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				key := fmt.Sprintf("http://h%d:80", (i*7+w)%64)
+				switch i % 3 {
+				case 0:
+					b.Allow(key)
+				case 1:
+					b.Deposit(key)
+				default:
+					_ = b.Tokens(key)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := retry.Backends(b); n > 16 {
+		t.Fatalf("%d backends remembered, want at most 16", n)
+	}
+	if got, want := retry.Owed(b), retry.Lacking(b); got != want {
+		t.Fatalf("owed %d milli-retries, the kept reserves lack %d", got, want)
 	}
 }

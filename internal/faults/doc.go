@@ -1,6 +1,6 @@
 // Package faults holds the fault suite and nothing else: tests that put
 // transport.New and a bare http.Transport side by side against real
-// servers on 127.0.0.1 (Go's http.Server, Node.js, nginx; see
+// servers on 127.0.0.1 (Go's http.Server, Node.js, nginx, Apache httpd; see
 // internal/testserver) while the servers misbehave the way production
 // backends do: closing idle connections, resetting them, restarting,
 // draining HTTP/2 connections with GOAWAY, answering slowly or never,

@@ -15,7 +15,7 @@ import (
 // carries a request: before the server ran it (reset=before) and after
 // (reset=after). The client cannot tell the two apart: both are a reset
 // after the request was written, before any response byte. The servers
-// are Go and Node.js; nginx answers its client 502 when its upstream
+// are Go and Node.js; nginx and Apache answer their client 502 when the upstream
 // resets, so the client side never sees the reset.
 //
 // Asserted, per case:

@@ -10,7 +10,7 @@ import (
 // X-Request-Id (see the package doc for the behaviours it offers). Its
 // methods are safe for concurrent use.
 type Backend struct {
-	// Name says which server this is: "go", "node" or "nginx".
+	// Name says which server this is: "go", "node", "nginx" or "apache".
 	Name string
 	// URL is the server's base URL, http://127.0.0.1:port.
 	URL *url.URL
