@@ -150,7 +150,11 @@ func (c *conn) Read(p []byte) (int, error) {
 // what the base transport sees of a detached connection, the same as
 // when the connection is closed outright.
 func (c *conn) closedError(op string) error {
-	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: net.ErrClosed}
+	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: net.ErrClosed}
+	if e.Source != nil {
+		e.Net = e.Source.Network()
+	}
+	return e
 }
 
 // Write counts request bytes; a byte counted here has left this process.
@@ -444,9 +448,11 @@ const maxWatches = 64
 // watch for the backend's close, and reports whether it did; if not, the
 // caller closes it. Only a plain HTTP/1 connection under an unconfigured
 // limit is watched: a TLS close writes an alert, and a configured limit
-// keeps its ratio (its slack is unknown).
+// keeps its ratio (its slack is unknown). And only a *net.TCPConn, whose
+// read deadline is known to end a pending read: a dialer's own conn
+// that ignored it would stay in the base transport's pool, detached.
 func (c *conn) startWatchLocked() bool {
-	if !c.watchable || c.tls || c.http2 || c.limit <= 0 {
+	if _, tcp := c.Conn.(*net.TCPConn); !tcp || !c.watchable || c.tls || c.http2 || c.limit <= 0 {
 		return false
 	}
 	w := &watch{released: make(chan struct{}), stop: make(chan struct{})}
