@@ -129,6 +129,7 @@ func newConn(c net.Conn, t *Transport, addr string) *conn {
 // pooled HTTP/1 connection, so that read is where the close shows up.
 func (c *conn) Read(p []byte) (int, error) {
 	if c.detached.Load() {
+		c.watch.handOff() // a read that came after the detach reads no more either
 		return 0, c.closedError("read")
 	}
 	n, err := c.Conn.Read(p)

@@ -90,7 +90,18 @@ func TestConnWatchDetachedWritesNothing(t *testing.T) {
 		t.Fatal("read on a detached conn succeeded")
 	}
 	_ = got.Close()
-	rt.CloseIdleConnections() // ends the watch
+	rt.CloseIdleConnections() // ends the watch, though the server never closes
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rt.watches.mu.Lock()
+		left := len(rt.watches.m)
+		rt.watches.mu.Unlock()
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watches still running after CloseIdleConnections", left)
+		}
+	}
 	if s := served.Load(); s != 0 {
 		t.Fatalf("server served %d requests", s)
 	}
