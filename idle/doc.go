@@ -9,6 +9,7 @@
 //
 //	min(configured, advertised, observed) x ratio
 //
+// (with the advertised timeout replaced by a watched close, see below)
 // clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come
 // from the caller. Observations expire after [Tracker.TTL], so that a limit
 // can rise again when a backend is reconfigured.
@@ -48,6 +49,19 @@
 // in particular below idle times after which reuses succeeded
 // ([Tracker.ObserveReuse]); unconfirmed, it lowers the limit for a minute
 // at most.
+//
+// # Watched closes
+//
+// An advertised timeout is a lower bound on when the backend really
+// closes: Node.js closes a second after it, Apache on time, and the
+// header cannot tell them apart. A connection the client retires at its
+// limit can show which: package transport keeps it open, unused, until
+// the backend closes it ([Tracker.ObserveWatchedClose]). Nothing can race
+// that close, so it measures the real timeout; while it holds (TTL) it
+// replaces the advertised one, and the limit is that close less a margin
+// for the round trip and late timers, max(50 ms, a tenth), rather than a
+// ratio of it. Configured timeouts keep the ratio, as their slack is
+// unknown, and cap the limit, as do the backend's other closes.
 //
 // # Feeding a Tracker
 //

@@ -74,6 +74,29 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 	})
 }
 
+// ObserveWatchedClose records that the backend closed a connection that
+// the client had retired at its idle limit and kept open, unused, only to
+// see when the backend would close it: after idleFor of idle. Nothing can
+// have raced that close, so it measures the backend's real idle timeout,
+// where an advertised one is only a lower bound (Node.js closes a second
+// after what it advertises). While it holds (TTL), it replaces the
+// advertised timeout: the limit becomes idleFor less a margin for the
+// round trip and late timers (the larger of 50 ms and a tenth), where
+// the advertised one is scaled by Ratio. Configured timeouts and the
+// backend's other closes still cap it. The smallest watched close within
+// TTL wins.
+//
+// Package transport calls it for the connections it retires; so may a
+// caller feeding a shared Tracker, with the same care: only for a
+// connection that could carry no request.
+func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
+	if idleFor <= 0 {
+		return
+	}
+	now := t.clock()
+	t.update(key, now, false, func(b *backend) { b.watched.lower(idleFor, now, t.ttl()) })
+}
+
 // ObserveStale records a request that failed on a reused HTTP/1
 // connection, idle for idleFor before the request, without a byte of
 // response, afterWrite after the request had been written (zero or less

@@ -87,6 +87,7 @@ type backend struct {
 	advertised  KeepAlive
 	rawHeader   string      // the last header, when it had one value
 	closed      observation // the backend closed an idle connection
+	watched     observation // the backend closed a connection retired at our limit, watched
 	closes      closes
 	reuse       observation // the longest idle a reused connection survived
 	stale       stale
@@ -207,6 +208,7 @@ func (t *Tracker) refreshLocked(key string, b *backend, now time.Time) {
 func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	for _, exp := range [...]time.Time{
 		b.closed.expire(now, ttl),
+		b.watched.expire(now, ttl),
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
@@ -232,10 +234,16 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 		configured = t.Configured
 	}
 	pick(configured, SourceConfigured)
-	pick(b.advertised.Timeout, SourceAdvertised)
+	// An advertised timeout is a lower bound on the backend's real close
+	// (see the package doc); a watched close measured the real one, and
+	// replaces it, with its own margin below.
+	watched := b.watched.d
+	if watched == 0 {
+		pick(b.advertised.Timeout, SourceAdvertised)
+	}
 	// timeout=0 says "under a second", no lower bound: until a close
 	// sizes it, only a short limit is safe.
-	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0
+	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0 && watched == 0
 	pick(b.closed.d, SourceObserved)
 	pick(b.stale.confirmed.d, SourceObserved)
 	first := b.stale.first.d
@@ -244,6 +252,9 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	}
 	if l.Timeout > 0 {
 		l.Timeout = t.ratioOf(l.Timeout)
+	}
+	if w := watched - watchMargin(watched); watched > 0 && w > 0 && (l.Timeout == 0 || w < l.Timeout) {
+		l.Timeout, l.Source = w, SourceObserved
 	}
 	if first > 0 && t.beyondReuses(b, first) && (l.Timeout == 0 || b.reuse.d < l.Timeout) {
 		// One failure past every reuse that worked, too close to them to
@@ -284,6 +295,15 @@ func (t *Tracker) contradictsOthers(b *backend, d time.Duration) bool {
 // consistent with an idle timeout between the two, and with a stray reset.
 func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 	return b.reuse.d > 0 && d > b.reuse.d && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
+}
+
+// watchMargin is how far below a watched close the limit stays: the
+// request's way to the backend, plus the client's timer firing late under
+// load (scheduling, GC pauses on a busy 2-core machine). The close was
+// measured from when the client released the connection, after the
+// backend's own idle clock had started, so the measure errs short.
+func watchMargin(d time.Duration) time.Duration {
+	return max(50*time.Millisecond, d/10)
 }
 
 func (t *Tracker) ratioOf(d time.Duration) time.Duration {

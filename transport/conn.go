@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,11 @@ type conn struct {
 	timer     *time.Timer
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
+
+	tls       bool        // a *tls.Conn wraps it: its close writes, so it is never watched
+	watchable bool        // the armed limit is not a configured one: a close at it may be watched
+	detached  atomic.Bool // retired at the limit and watched: closed to the base transport
+	watch     *watch      // set with detached
 }
 
 // closeCause records who closed a connection, for observation and metrics.
@@ -122,12 +128,34 @@ func newConn(c net.Conn, t *Transport, addr string) *conn {
 // the connection sat idle: the base transport keeps a read pending on every
 // pooled HTTP/1 connection, so that read is where the close shows up.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.detached.Load() {
+		c.watch.handOff() // a read that came after the detach reads no more either
+		return 0, c.closedError("read")
+	}
 	n, err := c.Conn.Read(p)
+	if c.detached.Load() {
+		// Retired while this read was pending (its deadline ended it):
+		// to the base transport the connection is closed, and whatever
+		// came is the watcher's to see.
+		c.watch.handOff()
+		return 0, c.closedError("read")
+	}
 	c.read.Add(int64(n))
 	if err != nil {
 		c.readFailed(err)
 	}
 	return n, err
+}
+
+// closedError is the error a read or write on a closed socket returns:
+// what the base transport sees of a detached connection, the same as
+// when the connection is closed outright.
+func (c *conn) closedError(op string) error {
+	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: net.ErrClosed}
+	if e.Source != nil {
+		e.Net = e.Source.Network()
+	}
+	return e
 }
 
 // Write counts request bytes; a byte counted here has left this process.
@@ -139,6 +167,12 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	if c.written.Load() == 0 && len(p) >= len(http2Preface) && string(p[:len(http2Preface)]) == http2Preface {
 		c.markHTTP2()
+	}
+	if c.detached.Load() {
+		// Never a byte on a retired connection: a request the base
+		// transport handed it fails as on a closed one, with nothing
+		// written.
+		return 0, c.closedError("write")
 	}
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
@@ -153,7 +187,11 @@ func (c *conn) Close() error {
 	}
 	c.state = connClosed
 	c.endLocked()
+	detached := c.detached.Load()
 	c.mu.Unlock()
+	if detached {
+		return nil // the watcher closes the socket
+	}
 	return c.Conn.Close()
 }
 
@@ -237,6 +275,7 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 		c.protoSeen = true
 		c.http2 = c.http2 || negotiatedHTTP2(reported)
 		c.key = c.t.peerKey(c.addr, u)
+		c.tls = reported != nil && reported != net.Conn(c)
 		if c.http2 {
 			c.endLocked() // no age limit for HTTP/2 (see WithMaxConnectionAge)
 		}
@@ -279,7 +318,8 @@ func (c *conn) release(gen uint64) {
 	c.state = connIdle
 	c.idleSince = time.Now()
 	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
-	c.limit = c.t.idleLimit(c.key)
+	l := c.t.idle.Limit(c.key)
+	c.limit, c.watchable = l.Timeout, l.Source != idle.SourceConfigured
 	c.armLocked()
 }
 
@@ -359,9 +399,148 @@ func (c *conn) closeLocked(cause closeCause) {
 	// Counted before the close, so that whoever sees the close sees the
 	// count too.
 	c.t.observeClosedByLimit(c.key)
+	if cause == closedByLimit && c.startWatchLocked() {
+		return
+	}
 	// Closing the socket makes the base transport's pending read fail, and
 	// it drops the connection from its pool.
 	_ = c.Conn.Close()
+}
+
+// Watching a retired connection. A backend's advertised timeout is only
+// a lower bound on when it closes an idle connection (Node.js closes a
+// second later, Apache on time), and a limit at a ratio of it costs a
+// dial each time a connection would have lived on. The real close can be
+// seen without risking a request: a connection retired at its limit stays
+// open, detached, until the backend closes it, and the idle time of that
+// close is reported to the Tracker (idle.Tracker.ObserveWatchedClose).
+//
+// To the base transport a detached connection is closed: its pending read
+// ends (a read deadline in the past) with the error of a closed socket,
+// so it drops the connection from its pool and closes it; a write, from a
+// request that took the connection at that very moment, fails without a
+// byte sent, as on a closed socket, so the request is retried as before.
+// The socket itself is left to a watcher goroutine, which waits for the
+// base transport's read to end, then reads until the backend's FIN or
+// reset, for a bounded time (watchFor), and closes it.
+// Transport.CloseIdleConnections ends every watch.
+
+// watch is a detached connection's hand-over to its watcher.
+type watch struct {
+	released chan struct{} // closed once the base transport's read has ended
+	once     sync.Once
+	stop     chan struct{} // closed by CloseIdleConnections
+	stopOnce sync.Once
+}
+
+// handOff tells the watcher that the base transport reads no more.
+func (w *watch) handOff() { w.once.Do(func() { close(w.released) }) }
+
+// watchFor is how long past its idle start a retired connection is
+// watched: long enough for Node.js (a second past what it advertises,
+// whatever the setting), twice the limit for others.
+func watchFor(limit time.Duration) time.Duration { return 2*limit + 2*time.Second }
+
+// maxWatches bounds the connections a Transport watches at once: each
+// holds a socket and a goroutine.
+const maxWatches = 64
+
+// startWatchLocked detaches the connection, retired at its idle limit, to
+// watch for the backend's close, and reports whether it did; if not, the
+// caller closes it. Only a plain HTTP/1 connection under an unconfigured
+// limit is watched: a TLS close writes an alert, and a configured limit
+// keeps its ratio (its slack is unknown). And only a *net.TCPConn, whose
+// read deadline is known to end a pending read: a dialer's own conn
+// that ignored it would stay in the base transport's pool, detached.
+func (c *conn) startWatchLocked() bool {
+	if _, tcp := c.Conn.(*net.TCPConn); !tcp || !c.watchable || c.tls || c.http2 || c.limit <= 0 {
+		return false
+	}
+	w := &watch{released: make(chan struct{}), stop: make(chan struct{})}
+	if !c.t.watches.add(c, w) {
+		return false
+	}
+	c.watch = w
+	c.detached.Store(true) // before the deadline, so that the read ending sees it
+	if c.Conn.SetReadDeadline(time.Now()) != nil {
+		// The read ends anyway, on the closed socket.
+		_ = c.Conn.Close()
+	}
+	go c.watchClose(w, c.key, c.idleSince, c.idleSince.Add(watchFor(c.limit)))
+	return true
+}
+
+// watchClose runs the watch of a detached connection (see watch).
+func (c *conn) watchClose(w *watch, key string, idleSince, until time.Time) {
+	defer c.t.watches.remove(c)
+	defer func() { _ = c.Conn.Close() }()
+	wait := time.NewTimer(time.Until(until))
+	defer wait.Stop()
+	select {
+	case <-w.released:
+	case <-w.stop:
+		return
+	case <-wait.C:
+		return
+	}
+	if c.Conn.SetReadDeadline(until) != nil {
+		return
+	}
+	var buf [64]byte
+	for {
+		_, err := c.Conn.Read(buf[:])
+		if err == nil {
+			continue // bytes on an idle connection (a 408) are not its close
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+			return // no close within the watch, or the watch was stopped
+		}
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		// The FIN or reset: measured from the release, which came after
+		// the backend's idle clock started, so it errs short.
+		c.t.observeWatchedClose(key, time.Since(idleSince))
+		return
+	}
+}
+
+// watches are the connections a Transport watches.
+type watches struct {
+	mu sync.Mutex
+	m  map[*conn]*watch
+}
+
+// add registers c's watch, unless maxWatches are running.
+func (ws *watches) add(c *conn, w *watch) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if len(ws.m) >= maxWatches {
+		return false
+	}
+	if ws.m == nil {
+		ws.m = map[*conn]*watch{}
+	}
+	ws.m[c] = w
+	return true
+}
+
+func (ws *watches) remove(c *conn) {
+	ws.mu.Lock()
+	delete(ws.m, c)
+	ws.mu.Unlock()
+}
+
+// stopAll ends every watch and closes its socket.
+func (ws *watches) stopAll() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for c, w := range ws.m {
+		w.stopOnce.Do(func() { close(w.stop) })
+		_ = c.Conn.Close()
+	}
 }
 
 func (c *conn) stopTimerLocked() {
@@ -586,12 +765,6 @@ func (p *proxies) scheme(addr string) string {
 	return p.byAddr[addr]
 }
 
-// idleLimit returns the idle limit for connections to the backend key.
-// Zero means no limit of ours.
-func (t *Transport) idleLimit(key string) time.Duration {
-	return t.idle.Limit(key).Timeout
-}
-
 // observeServerClosedIdle records that the backend closed a pooled
 // connection after it had been idle for idleFor. spent says the backend
 // had counted down the connection's last request (Keep-Alive max): that
@@ -601,6 +774,12 @@ func (t *Transport) observeServerClosedIdle(key string, idleFor time.Duration, s
 	if !spent {
 		t.learn(key, func() { t.idle.ObserveClosedIdle(key, idleFor) })
 	}
+}
+
+// observeWatchedClose records that the backend closed a connection
+// retired at its idle limit, and watched, after idleFor of idle.
+func (t *Transport) observeWatchedClose(key string, idleFor time.Duration) {
+	t.learn(key, func() { t.idle.ObserveWatchedClose(key, idleFor) })
 }
 
 // observeStale records that a reused connection c failed as one the

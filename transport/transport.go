@@ -61,6 +61,7 @@ type Transport struct {
 	proxies  proxies  // the HTTP proxies the base sends through, see peerKey
 	keys     keyCache // backend keys by URL scheme and host
 	age      connAge  // the connection age limit, see WithMaxConnectionAge
+	watches  watches  // retired connections watched for the backend's close
 
 	retry  retry.Policy // zero fields filled in by New
 	budget *retry.Budget
@@ -118,6 +119,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Connections carrying a request are left alone.
 func (t *Transport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
+	t.watches.stopAll()
 }
 
 // configureHTTP2 hands the HTTP/2 over TLS of base, our clone, to
