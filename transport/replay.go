@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -402,7 +403,7 @@ type sentBody struct {
 
 	mu     sync.Mutex // Read runs on the base transport's writer goroutine
 	err    error
-	closed bool // the base transport closed the body: later read errors are its doing
+	closed bool // the base transport closed the body: see Read
 }
 
 // errShortBody is what a request body returns in place of io.EOF when it
@@ -418,7 +419,7 @@ func (s *sentBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		s.mu.Lock()
-		if s.err == nil && !s.closed {
+		if s.err == nil && !(s.closed && closedError(err)) {
 			s.err = err
 		}
 		s.mu.Unlock()
@@ -426,9 +427,17 @@ func (s *sentBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// closedError reports whether err is what a body returns for a read after
+// (or interrupted by) its Close: the base transport's doing, not a broken
+// body. Any other error, even after the close, is the body's own.
+func closedError(err error) bool {
+	return errors.Is(err, http.ErrBodyReadAfterClose) || errors.Is(err, os.ErrClosed) ||
+		errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
+}
+
 // Close records that the base transport is done with the body: a read it
-// interrupts fails because of the close (a gateway's inbound body does),
-// not because the caller's body broke.
+// interrupts may fail because of the close (a gateway's inbound body
+// does), which is not the caller's body breaking.
 func (s *sentBody) Close() error {
 	s.mu.Lock()
 	s.closed = true
