@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,17 +20,20 @@ import (
 )
 
 // attemptTrace follows one attempt through the base transport: it is the
-// httptrace hooks, the progress they record, the attempt's telemetry and
-// the response body wrapper, in one allocation. The flags sit together so
-// that the struct packs into a smaller size class.
+// httptrace hooks, the progress they record and the attempt's telemetry,
+// in one object that is reused by later attempts once nothing can use it
+// any more (see recycle), so that an attempt that needs no retry costs no
+// allocation for it.
 type attemptTrace struct {
 	t     *Transport
+	hooks attemptHooks // made once per object, kept across reuses
 	req   *http.Request
 	trace httptrace.ClientTrace
-	ctx   traceContext
+	link  *attemptLink // what outlives the attempt's reuse: its context and response body
 	tel   telemetry.Attempt
 
 	// Set by GotConn, which runs on the goroutine that called RoundTrip.
+	gotConns int // how many connections the base transport gave the attempt
 	conn     *conn
 	gen      uint64
 	idleFor  time.Duration
@@ -51,12 +53,10 @@ type attemptTrace struct {
 	earlier   retry.Stage  // how far the attempt got on connections the base gave up on
 	wroteReq  atomic.Bool  // set from the base transport's writer goroutine
 	wroteAt   atomic.Int64 // UnixNano when the request was written; stored before wroteReq
+	writes    atomic.Int32 // WroteRequest hooks that have run, the last thing each does
 	interim   atomic.Bool  // a 1xx response arrived; set from the base transport's reader
 	interims  atomic.Int32 // how many
 	getBody   func() (io.ReadCloser, error)
-
-	bodyOnce sync.Once
-	body     io.ReadCloser // the base transport's response body
 
 	sent bodyWatch // whether the request body failed to read; nil when it cannot
 
@@ -71,21 +71,23 @@ type attemptTrace struct {
 // attempt fails it is returned open, so that the retry decision can be
 // recorded on it, and the caller ends it with endFailed.
 func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *telemetry.Attempt, error) {
-	a := &attemptTrace{t: t, req: req}
-	a.trace.GotConn = a.gotConnHook
-	a.trace.WroteRequest = a.wroteRequestHook
+	a := t.newAttemptTrace()
+	a.req = req
+	a.trace.GotConn = a.hooks.gotConn
+	a.trace.WroteRequest = a.hooks.wroteRequest
 	if !retry.Idempotent(req) {
 		// Only where a resend could run the request twice: a
 		// Got1xxResponse hook lifts the base transport's bound on 1xx
 		// header bytes, so got1xxHook bounds their number instead.
-		a.trace.Got1xxResponse = a.got1xxHook
-		a.trace.Got100Continue = a.got100Hook
+		a.trace.Got1xxResponse = a.hooks.got1xx
+		a.trace.Got100Continue = a.hooks.got100
 	}
 	if t.retry.AttemptTimeout > 0 {
-		a.trace.GotFirstResponseByte = a.firstByteHook
+		a.trace.GotFirstResponseByte = a.hooks.firstByte
 	}
 	a.tel = t.tel.Start(req, n)
-	ctx := withTrace(a.tel.Context(), &a.trace, &a.ctx, t.traceKey)
+	a.link = new(attemptLink)
+	ctx := withTrace(a.tel.Context(), &a.trace, &a.link.ctx, t.traceKey)
 	if d := t.retry.AttemptTimeout; d > 0 {
 		a.actx = newAttemptContext(ctx, d)
 		ctx = a.actx
@@ -98,7 +100,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 		// The HTTP/2 implementation resends a stream the server refused
 		// by itself, rewinding the body; a server that had sent an
 		// interim response had read the request and may have run it.
-		a.getBody, r.GetBody = r.GetBody, a.rewind
+		a.getBody, r.GetBody = r.GetBody, a.hooks.rewind
 	}
 	a.tel.Inject(r)
 	resp, err := t.base.RoundTrip(r)
@@ -124,6 +126,13 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	return resp, &a.tel, nil
 }
 
+// minReuseEvidence is the shortest idle time after which a reuse that
+// worked is reported to the Tracker. Shorter ones teach nothing a limit
+// could use (no backend closes that soon, and limits have a floor five
+// times that), and a busy backend's connections are reused after
+// microseconds: not asking the Tracker keeps its lock off the hot path.
+const minReuseEvidence = 10 * time.Millisecond
+
 // endFailed ends the span of an attempt that failed before its response,
 // once the retry loop has recorded its decision on it. Spans of responses
 // end with their bodies.
@@ -142,6 +151,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 	if a.gotConn {
 		a.baseResent()
 	}
+	a.gotConns++
 	c := trackedConn(info.Conn)
 	a.gotConn = true
 	a.reused = info.Reused
@@ -197,6 +207,7 @@ func (a *attemptTrace) wroteRequestHook(info httptrace.WroteRequestInfo) {
 		a.wroteAt.Store(time.Now().UnixNano())
 		a.wroteReq.Store(true)
 	}
+	a.writes.Add(1) // last: see recycle
 }
 
 // sinceWrite is how long ago the request was written; zero when it was
@@ -322,7 +333,7 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 	if tracked && !resp.Close {
 		a.conn.responded(resp.Header["Keep-Alive"], a.asked)
 	}
-	if tracked && a.reused && a.idleFor > 0 {
+	if tracked && a.reused && a.idleFor >= minReuseEvidence {
 		// The backend answered on a connection idle that long: its timeout
 		// is longer, which keeps one stray reset from lowering the limit
 		// below it.
@@ -345,21 +356,18 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 		a.releaseContext()
 		a.tel.End()
 	case tracked || a.tel.Tracing() || a.actx != nil:
-		a.body = resp.Body
-		resp.Body = (*attemptBody)(a)
+		resp.Body = a.link.body.wrap(resp.Body, a)
 	}
 }
 
 // done releases the connection and ends the span once the response body
-// is finished with.
+// is finished with. The response body calls it once (attemptBody).
 func (a *attemptTrace) done() {
-	a.bodyOnce.Do(func() {
-		if a.conn != nil {
-			a.conn.release(a.gen)
-		}
-		a.releaseContext()
-		a.tel.End()
-	})
+	if a.conn != nil {
+		a.conn.release(a.gen)
+	}
+	a.releaseContext()
+	a.tel.End()
 }
 
 // firstByteHook disarms the attempt's timeout: the response has begun,
@@ -376,32 +384,6 @@ func (a *attemptTrace) releaseContext() {
 	if a.actx != nil {
 		a.actx.release()
 	}
-}
-
-// attemptBody is the response body handed to the caller.
-type attemptBody attemptTrace
-
-// Read reads the base body; an error other than io.EOF is classified as a
-// failure after the response headers.
-func (b *attemptBody) Read(p []byte) (int, error) {
-	a := (*attemptTrace)(b)
-	n, err := a.body.Read(p)
-	switch err {
-	case nil:
-	case io.EOF:
-		a.done()
-	default:
-		err = a.fail(err)
-	}
-	return n, err
-}
-
-// Close closes the base body and releases the connection.
-func (b *attemptBody) Close() error {
-	a := (*attemptTrace)(b)
-	err := a.body.Close()
-	a.done()
-	return err
 }
 
 // negotiatedHTTP2 reports whether a connection from GotConnInfo speaks HTTP/2.

@@ -86,16 +86,17 @@ type conn struct {
 
 	mu        sync.Mutex
 	state     connState
-	key       string // the peer's backend key (see peerKey), set when an attempt first gets the conn
-	http2     bool   // TLS negotiated h2, or the HTTP/2 preface went out (h2c)
+	key       string      // the peer's backend key (see peerKey), set when an attempt first gets the conn
+	http2     atomic.Bool // TLS negotiated h2, or the HTTP/2 preface went out (h2c); set under mu
 	protoSeen bool
 	gen       uint64 // bumped each time the conn is handed to an attempt
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
-	maxLeft   int           // requests the backend still takes on it, see responded; -1: unknown
+	maxLeft   atomic.Int64  // requests the backend still takes on it, see responded; -1: unknown
 	aging     *time.Timer   // fires at the connection's age limit; nil: none
 	old       bool          // past its age limit, and counted in t.age.old
 	timer     *time.Timer
+	timerAt   time.Time // when timer fires; zero when it is not set (see armLocked)
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
 
@@ -117,7 +118,8 @@ const (
 )
 
 func newConn(c net.Conn, t *Transport, addr string) *conn {
-	tc := &conn{Conn: c, t: t, addr: addr, maxLeft: -1}
+	tc := &conn{Conn: c, t: t, addr: addr}
+	tc.maxLeft.Store(-1)
 	if age := t.age.limit(); age > 0 {
 		tc.aging = time.AfterFunc(age, tc.aged)
 	}
@@ -207,7 +209,7 @@ func (c *conn) readFailed(err error) {
 	c.closedBy = closedByPeer
 	c.state = connClosed
 	c.endLocked()
-	key, idleFor, spent := c.key, time.Since(c.idleSince), c.maxLeft == 0
+	key, idleFor, spent := c.key, time.Since(c.idleSince), c.maxLeft.Load() == 0
 	c.mu.Unlock()
 	c.t.observeServerClosedIdle(key, idleFor, spent)
 }
@@ -221,36 +223,36 @@ func (c *conn) readFailed(err error) {
 // idle.Limit.MaxRequests): it only explains a close. The backend learns
 // from the header as a whole.
 func (c *conn) responded(values []string, asked bool) {
-	left := -1
+	left := int64(-1)
 	if len(values) > 0 {
 		if m := idle.ParseKeepAlive(values).MaxRequests; m > 0 {
-			left = m
+			left = int64(m)
 		}
 	}
-	c.mu.Lock()
 	switch {
 	case left > 0 || asked || len(values) > 0:
 		// The backend says how many are left, or, answering, that it
 		// counts none.
-		c.maxLeft = left
-	case c.maxLeft > 0:
-		c.maxLeft--
+		c.maxLeft.Store(left)
+	default:
+		// An HTTP/1 connection carries one response at a time: no other
+		// writer can come between the load and the store.
+		if n := c.maxLeft.Load(); n > 0 {
+			c.maxLeft.Store(n - 1)
+		}
 	}
-	key := c.key
-	c.mu.Unlock()
 	if len(values) > 0 || asked {
 		// After asking, no header is an answer too: the backend does not
-		// advertise (any more).
-		c.t.observeKeepAlive(key, values)
+		// advertise (any more). The key was set when the attempt got
+		// the connection, before this response.
+		c.t.observeKeepAlive(c.key, values)
 	}
 }
 
 // maxRequestsLeft returns how many more requests the backend said it
 // takes on the connection, counted down since; -1 when it did not say.
 func (c *conn) maxRequestsLeft() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.maxLeft
+	return int(c.maxLeft.Load())
 }
 
 // peerError returns how the backend ended the connection (its FIN or
@@ -273,19 +275,23 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 	defer c.mu.Unlock()
 	if !c.protoSeen {
 		c.protoSeen = true
-		c.http2 = c.http2 || negotiatedHTTP2(reported)
+		if negotiatedHTTP2(reported) {
+			c.http2.Store(true)
+		}
 		c.key = c.t.peerKey(c.addr, u)
 		c.tls = reported != nil && reported != net.Conn(c)
-		if c.http2 {
+		if c.http2.Load() {
 			c.endLocked() // no age limit for HTTP/2 (see WithMaxConnectionAge)
 		}
 	}
-	c.stopTimerLocked()
+	// The idle timer is left to run: it finds the connection busy and
+	// does nothing (expire), which costs less than stopping it on every
+	// request and setting it again on every release.
 	if c.state == connIdle {
 		c.state = connBusy
 	}
 	c.gen++
-	return c.gen, c.http2
+	return c.gen, c.http2.Load()
 }
 
 // markHTTP2 records that the connection speaks HTTP/2, learned after it
@@ -293,16 +299,14 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 // connection is never idle in our sense, so no limit is armed on it.
 func (c *conn) markHTTP2() {
 	c.mu.Lock()
-	c.http2 = true
+	c.http2.Store(true)
 	c.endLocked()
 	c.mu.Unlock()
 }
 
 // isHTTP2 reports whether the connection is known to speak HTTP/2.
 func (c *conn) isHTTP2() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.http2
+	return c.http2.Load()
 }
 
 // release puts the connection back to idle after the attempt of generation
@@ -312,7 +316,7 @@ func (c *conn) isHTTP2() bool {
 func (c *conn) release(gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen || c.state != connBusy || c.http2 {
+	if c.gen != gen || c.state != connBusy || c.http2.Load() {
 		return
 	}
 	c.state = connIdle
@@ -323,13 +327,18 @@ func (c *conn) release(gen uint64) {
 	c.armLocked()
 }
 
-// armLocked sets the idle timer for the current idle period, if the
-// connection is to be closed in it.
+// armLocked makes sure the idle timer fires by the close time of the
+// current idle period, if the connection is to be closed in it. A timer
+// already set to fire earlier is left as it is: expire sets it again for
+// what is left. On a busy connection the timer thus fires about once per
+// idle limit instead of being stopped and set on every request, and
+// setting a timer can wake an idle thread of the runtime.
 func (c *conn) armLocked() {
 	at := c.closeAtLocked()
-	if at.IsZero() {
+	if at.IsZero() || (!c.timerAt.IsZero() && !c.timerAt.After(at)) {
 		return
 	}
+	c.timerAt = at
 	d := time.Until(at)
 	if c.timer == nil {
 		c.timer = time.AfterFunc(d, c.expire)
@@ -377,12 +386,12 @@ func (c *conn) hijack() {
 func (c *conn) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at := c.closeAtLocked()
-	if c.state != connIdle || at.IsZero() {
-		return
+	c.timerAt = time.Time{}
+	if c.state != connIdle {
+		return // busy: its release sets the timer again
 	}
-	if left := time.Until(at); left > 0 {
-		c.timer.Reset(left)
+	if at := c.closeAtLocked(); at.IsZero() || time.Until(at) > 0 {
+		c.armLocked()
 		return
 	}
 	cause := closedByLimit
@@ -453,7 +462,7 @@ const maxWatches = 64
 // read deadline is known to end a pending read: a dialer's own conn
 // that ignored it would stay in the base transport's pool, detached.
 func (c *conn) startWatchLocked() bool {
-	if _, tcp := c.Conn.(*net.TCPConn); !tcp || !c.watchable || c.tls || c.http2 || c.limit <= 0 {
+	if _, tcp := c.Conn.(*net.TCPConn); !tcp || !c.watchable || c.tls || c.http2.Load() || c.limit <= 0 {
 		return false
 	}
 	w := &watch{released: make(chan struct{}), stop: make(chan struct{})}
@@ -546,6 +555,7 @@ func (ws *watches) stopAll() {
 func (c *conn) stopTimerLocked() {
 	if c.timer != nil {
 		c.timer.Stop()
+		c.timerAt = time.Time{}
 	}
 }
 
@@ -568,7 +578,7 @@ func (c *conn) endLocked() {
 func (c *conn) aged() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == connClosed || c.state == connHijacked || c.http2 || c.old {
+	if c.state == connClosed || c.state == connHijacked || c.http2.Load() || c.old {
 		return
 	}
 	c.old = true
@@ -582,7 +592,7 @@ func (c *conn) aged() {
 func (c *conn) pastAge() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.old && !c.http2
+	return c.old && !c.http2.Load()
 }
 
 // connAge is a Transport's connection age limit (WithMaxConnectionAge).
@@ -651,32 +661,41 @@ func backendKey(u *url.URL) string { return idle.Key(u) }
 const maxCachedKeys = idle.DefaultMaxBackends
 
 // keyCache names backends by the scheme and host a URL gives, so that the
-// hot path finds a request's backend without building a string.
+// hot path finds a request's backend without building a string, nor
+// taking a lock: lookups of known hosts are lock-free.
 type keyCache struct {
-	mu sync.RWMutex
-	m  map[hostOf]string
+	m sync.Map     // hostOf -> *hostEntry
+	n atomic.Int64 // entries stored, about: bounds m
 }
 
 // hostOf is a URL's backend as written: the cache's key.
 type hostOf struct{ scheme, host string }
 
+// hostEntry is what the transport keeps of a backend as a URL names it.
+type hostEntry struct {
+	key string // backendKey of the URL
+
+	// quietUntil is when askKeepAlive asks the Tracker again whether to
+	// ask the backend for its Keep-Alive header (UnixNano); until then
+	// the answer was no.
+	quietUntil atomic.Int64
+}
+
 // of returns backendKey(u), from the cache when it can.
-func (k *keyCache) of(u *url.URL) string {
+func (k *keyCache) of(u *url.URL) string { return k.entry(u).key }
+
+// entry returns u's backend entry, made on first use.
+func (k *keyCache) entry(u *url.URL) *hostEntry {
 	h := hostOf{u.Scheme, u.Host}
-	k.mu.RLock()
-	key, ok := k.m[h]
-	k.mu.RUnlock()
-	if ok {
-		return key
+	if e, ok := k.m.Load(h); ok {
+		return e.(*hostEntry)
 	}
-	key = backendKey(u)
-	k.mu.Lock()
-	if k.m == nil || len(k.m) >= maxCachedKeys {
-		k.m = make(map[hostOf]string) // full: start over rather than grow
+	if k.n.Add(1) > maxCachedKeys {
+		k.m.Clear() // full: start over rather than grow
+		k.n.Store(1)
 	}
-	k.m[h] = key
-	k.mu.Unlock()
-	return key
+	e, _ := k.m.LoadOrStore(h, &hostEntry{key: backendKey(u)})
+	return e.(*hostEntry)
 }
 
 // peerKey names the backend whose idle limits a connection follows: the
@@ -822,7 +841,19 @@ func (t *Transport) learn(key string, observe func()) {
 // proxy, whose answer would describe the proxy and never the backend
 // asked about. HTTP/2 drops the header.
 func (t *Transport) askKeepAlive(r *http.Request) bool {
-	if r.Close || len(r.Header["Connection"]) > 0 || t.proxies.any() || !t.idle.AskKeepAlive(t.keys.of(r.URL)) {
+	if r.Close || len(r.Header["Connection"]) > 0 || t.proxies.any() {
+		return false
+	}
+	// The Tracker's answer stays no for a minute after the backend
+	// answered; asking it at most once a second keeps its lock and map
+	// off the hot path.
+	e := t.keys.entry(r.URL)
+	now := time.Now().UnixNano()
+	if now < e.quietUntil.Load() {
+		return false
+	}
+	if !t.idle.AskKeepAlive(e.key) {
+		e.quietUntil.Store(now + int64(askQuiet))
 		return false
 	}
 	h := r.Header.Clone()
@@ -833,6 +864,9 @@ func (t *Transport) askKeepAlive(r *http.Request) bool {
 	r.Header = h
 	return true
 }
+
+// askQuiet is how long askKeepAlive trusts the Tracker's no.
+const askQuiet = time.Second
 
 // observeKeepAlive learns from a response's Keep-Alive header values.
 func (t *Transport) observeKeepAlive(key string, values []string) {

@@ -111,9 +111,9 @@ func TestMaxLeftExplainsClose(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request %d: %v", i, err)
 				}
+				c := resp.Body.(*attemptBody).a.Load().conn // before the attempt is recycled at the body's end
 				_, _ = io.Copy(io.Discard, resp.Body)
-				a := (*attemptTrace)(resp.Body.(*attemptBody))
-				lefts = append(lefts, a.conn.maxRequestsLeft())
+				lefts = append(lefts, c.maxRequestsLeft())
 				resp.Body.Close()
 			}
 			<-closed

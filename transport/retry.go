@@ -142,9 +142,11 @@ func (l *loop) prepare() *http.Request {
 	p, req := &l.t.retry, l.req
 	first := req
 	// The policy or the request may ask for a key; either is enough (see
-	// retry.WithIdempotencyKey).
-	asked := p.IdempotencyKey || retry.IdempotencyKeyFrom(req.Context())
-	if !retry.Idempotent(req) && asked && (p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
+	// retry.WithIdempotencyKey). The context is searched only for a
+	// request that could need one.
+	idempotent := retry.Idempotent(req)
+	if !idempotent && (p.IdempotencyKey || retry.IdempotencyKeyFrom(req.Context())) &&
+		(p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
 		l.base = req.Clone(req.Context())
 		// Under its lower-case name, which servers read as the same field
 		// (HTTP/2 sends every name in lower case): net/http takes a request
@@ -156,7 +158,7 @@ func (l *loop) prepare() *http.Request {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
 		l.body.declared = req.ContentLength
-		if !retry.Idempotent(first) && p.Hook == nil && retry.HookFrom(req.Context()) == nil {
+		if !idempotent && !retry.Idempotent(first) && p.Hook == nil && retry.HookFrom(req.Context()) == nil {
 			// Only a refusal in the protocol allows a replay after bytes
 			// were written, and HTTP/1 has none: there, keep only what
 			// net/http may have read before a write that moved no byte.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
@@ -69,6 +70,7 @@ type Transport struct {
 	tel    *telemetry.Telemetry
 
 	failures failureRing // the last failed attempts, for Handler
+	attempts sync.Pool   // *attemptTrace, finished and reusable; see recycle
 }
 
 // New returns a Transport configured by opts. Without [WithBase] it wraps a

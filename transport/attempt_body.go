@@ -1,0 +1,70 @@
+package transport
+
+import (
+	"io"
+	"sync/atomic"
+)
+
+// attemptBody is the response body handed to the caller. It is its own
+// small object, never reused: a caller may read or close it after the
+// attempt it came from was recycled (Close twice, Read after Close), and
+// then it only forwards to the base transport's body, which handles that.
+type attemptBody struct {
+	body io.ReadCloser // the base transport's response body
+
+	// a is the attempt until the body is finished with: the first of
+	// EOF and Close takes it, so that the attempt is done exactly once,
+	// and is recycled only by the reader that saw EOF (see recycle).
+	a atomic.Pointer[attemptTrace]
+}
+
+// attemptLink is what others may still hold of an attempt after it was
+// recycled: the context its request carries, a child of which net/http
+// cancels after the response body ended (and so reads it), and the
+// response body the caller holds. One small allocation per attempt, never
+// reused.
+type attemptLink struct {
+	ctx  traceContext
+	body attemptBody
+}
+
+// wrap makes b the caller's response body over the base transport's body.
+func (b *attemptBody) wrap(body io.ReadCloser, a *attemptTrace) *attemptBody {
+	b.body = body
+	b.a.Store(a)
+	return b
+}
+
+// Read reads the base body; an error other than io.EOF is classified as a
+// failure after the response headers.
+func (b *attemptBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	switch err {
+	case nil:
+	case io.EOF:
+		if a := b.a.Swap(nil); a != nil {
+			a.done()
+			a.recycle()
+		}
+	default:
+		// A Close racing this read may finish the attempt meanwhile, but
+		// never recycles it: only a read that saw EOF does, and reads do
+		// not run concurrently.
+		if a := b.a.Load(); a != nil {
+			err = a.fail(err)
+		}
+	}
+	return n, err
+}
+
+// Close closes the base body and releases the connection.
+func (b *attemptBody) Close() error {
+	err := b.body.Close()
+	if a := b.a.Swap(nil); a != nil {
+		// Closed before EOF: net/http may still be writing the request
+		// (and run its WroteRequest hook later), so the attempt is left
+		// to the garbage collector rather than reused.
+		a.done()
+	}
+	return err
+}
