@@ -42,8 +42,10 @@ type Decision struct {
 // Decide decides, after attempt a of a request, whether it runs again, how
 // long to wait first, or why it stops. It is the only place that decides:
 // the transport runs an attempt, asks Decide, waits, and repeats. now is
-// the current time; s is the request's State, which Decide updates. Zero
-// fields of p mean their defaults.
+// the current time; the zero time means Decide reads the clock itself,
+// only when a rule needs it (a response that is the result needs none).
+// s is the request's State, which Decide updates. Zero fields of p mean
+// their defaults.
 //
 // The rules, in order; the first that applies decides:
 //   - a response whose status is not in Statuses is the result;
@@ -93,6 +95,9 @@ func (p *Policy) Decide(a Attempt, s *State, now time.Time) Decision {
 			s.drawn = 0
 		}
 		return Decision{}
+	}
+	if now.IsZero() {
+		now = time.Now()
 	}
 	req, f := a.Request, a.failure()
 	q := p.withDefaults() // a Policy is usable as the caller wrote it

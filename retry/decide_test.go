@@ -121,3 +121,30 @@ func spentBudget() *retry.Budget {
 	b.Allow("http://backend.test:80")
 	return b
 }
+
+// TestDecideZeroNow: with the zero time for now, Decide reads the clock
+// itself where a rule needs it: a deadline an hour away allows the wait,
+// and one a millisecond away does not, as with the current time given.
+func TestDecideZeroNow(t *testing.T) {
+	reset := &transport.AttemptError{Stage: retry.StageRequestWritten, Kind: retry.KindReset, Err: errors.New("reset")}
+	p := retry.Policy{BackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Second) }}
+	for _, tt := range []struct {
+		name     string
+		deadline time.Duration
+		wantStop error
+	}{
+		{"deadline far", time.Hour, nil},
+		{"deadline too near", time.Millisecond, retry.ErrDeadlineTooNear},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://backend.test/", nil)
+			var s retry.State
+			d := p.Decide(retry.Attempt{Request: req, Number: 1, Err: reset}, &s, time.Time{})
+			if d.Stop != tt.wantStop || (tt.wantStop == nil && (!d.Retry || d.Wait != time.Second)) {
+				t.Errorf("Decide = %+v, want stop %v", d, tt.wantStop)
+			}
+		})
+	}
+}

@@ -59,7 +59,7 @@ func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err 
 		if req.GetBody != nil && n < p.MaxAttempts && mayRetry(err, resp, p.Statuses) {
 			next, bodyErr = l.attemptRequest()
 		}
-		d := p.Decide(retry.Attempt{Request: req, Number: n, Response: resp, Err: err, BodySpent: l.bodySpent() || bodyErr != nil}, &s, time.Now())
+		d := p.Decide(retry.Attempt{Request: req, Number: n, Response: resp, Err: err, BodySpent: l.bodySpent() || bodyErr != nil}, &s, time.Time{})
 		if !d.Retry {
 			drop(next)
 		}
