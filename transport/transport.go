@@ -49,9 +49,12 @@ import (
 // inspected; only where the base would speak HTTP/2 over TLS itself: New
 // never turns on a protocol the base has off.
 //
-// A request that succeeds at once costs four allocations more than the
-// base transport alone (the attempt's record, two httptrace hooks and the
-// request copy that carries them); the retry decision, the idle limits and
+// A request that succeeds at once costs two allocations more than the
+// base transport alone: the request copy that carries the attempt's
+// httptrace hooks in its context, and that context with the response body
+// wrapper, which may be used after the attempt ends. The attempt's own
+// state and hooks are reused by later attempts once nothing can reach
+// them (see attempt_reuse.go); the retry decision, the idle limits and
 // telemetry with no-op providers add none on that path, nor does the
 // retry budget while it is full.
 type Transport struct {
