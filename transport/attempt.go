@@ -27,6 +27,12 @@ import (
 type attemptTrace struct {
 	t     *Transport
 	hooks attemptHooks // made once per object, kept across reuses
+	attemptState
+}
+
+// attemptState is what an attemptTrace knows of its attempt: all of it
+// starts over, zeroed, when the object is reused.
+type attemptState struct {
 	req   *http.Request
 	trace httptrace.ClientTrace
 	link  *attemptLink // what outlives the attempt's reuse: its context and response body

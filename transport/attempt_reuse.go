@@ -74,7 +74,6 @@ func (a *attemptTrace) recycle() {
 	if a.conn == nil || a.isHTTP2 || a.gotConns != 1 || a.writes.Load() != 1 || a.actx != nil {
 		return
 	}
-	t, hooks := a.t, a.hooks
-	*a = attemptTrace{t: t, hooks: hooks}
-	t.attempts.Put(a)
+	a.attemptState = attemptState{}
+	a.t.attempts.Put(a)
 }

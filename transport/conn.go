@@ -662,17 +662,22 @@ const maxCachedKeys = idle.DefaultMaxBackends
 
 // keyCache names backends by the scheme and host a URL gives, so that the
 // hot path finds a request's backend without building a string, nor
-// taking a lock: lookups of known hosts are lock-free.
+// taking a lock: the last backend asked for is one pointer away, and the
+// others are in lock-free maps keyed by the host as written.
 type keyCache struct {
-	m sync.Map     // hostOf -> *hostEntry
-	n atomic.Int64 // entries stored, about: bounds m
+	last  atomic.Pointer[hostEntry] // the entry of the last lookup
+	http  sync.Map                  // URL.Host -> *hostEntry, for scheme http
+	https sync.Map                  // URL.Host -> *hostEntry, for scheme https
+	other sync.Map                  // hostOf -> *hostEntry: any other scheme
+	n     atomic.Int64              // entries stored, about: bounds the maps
 }
 
-// hostOf is a URL's backend as written: the cache's key.
+// hostOf is a URL's backend as written.
 type hostOf struct{ scheme, host string }
 
 // hostEntry is what the transport keeps of a backend as a URL names it.
 type hostEntry struct {
+	hostOf
 	key string // backendKey of the URL
 
 	// quietUntil is when askKeepAlive asks the Tracker again whether to
@@ -686,15 +691,28 @@ func (k *keyCache) of(u *url.URL) string { return k.entry(u).key }
 
 // entry returns u's backend entry, made on first use.
 func (k *keyCache) entry(u *url.URL) *hostEntry {
-	h := hostOf{u.Scheme, u.Host}
-	if e, ok := k.m.Load(h); ok {
-		return e.(*hostEntry)
+	if e := k.last.Load(); e != nil && e.host == u.Host && e.scheme == u.Scheme {
+		return e
 	}
-	if k.n.Add(1) > maxCachedKeys {
-		k.m.Clear() // full: start over rather than grow
-		k.n.Store(1)
+	m, key := &k.other, any(hostOf{u.Scheme, u.Host})
+	switch u.Scheme {
+	case "http":
+		m, key = &k.http, u.Host
+	case "https":
+		m, key = &k.https, u.Host
 	}
-	e, _ := k.m.LoadOrStore(h, &hostEntry{key: backendKey(u)})
+	e, ok := m.Load(key)
+	if !ok {
+		if k.n.Add(1) > maxCachedKeys {
+			// Full: start over rather than grow.
+			k.http.Clear()
+			k.https.Clear()
+			k.other.Clear()
+			k.n.Store(1)
+		}
+		e, _ = m.LoadOrStore(key, &hostEntry{hostOf: hostOf{u.Scheme, u.Host}, key: backendKey(u)})
+	}
+	k.last.Store(e.(*hostEntry))
 	return e.(*hostEntry)
 }
 

@@ -29,16 +29,24 @@ const drainTime = 100 * time.Millisecond
 // roundTripRetry runs the request's attempts: an attempt, then
 // retry.Policy.Decide, then the wait Decide asked for, until Decide says
 // the request is done. Decide is the only place that decides.
-func (t *Transport) roundTripRetry(req *http.Request) (resp *http.Response, err error) {
-	p := &t.retry
+func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
 	l := loop{t: t, req: req, base: req}
 	first := req
-	if p.MaxAttempts > 1 {
+	if t.retry.MaxAttempts > 1 {
 		first = l.prepare()
-		if l.body != nil {
-			defer func() { l.body.finish(err != nil) }()
-		}
 	}
+	resp, err := l.run(first)
+	if l.body != nil {
+		// Not deferred: a defer in run, with its many returns, would cost
+		// every request, buffered or not.
+		l.body.finish(err != nil)
+	}
+	return resp, err
+}
+
+// run runs the attempts, the first with the request first.
+func (l *loop) run(first *http.Request) (resp *http.Response, err error) {
+	t, req, p := l.t, l.req, &l.t.retry
 	s := retry.State{Budget: t.budget}
 	r := first
 	for n := 1; ; n++ {
