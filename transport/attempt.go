@@ -49,6 +49,7 @@ type attemptState struct {
 	reused   bool
 	isHTTP2  bool
 	asked    bool // the request asked for Keep-Alive: an answer without it counts
+	host     *hostEntry
 
 	// retire is the attempt's own header map while a connection is past
 	// its age, in which GotConn asks such a connection's backend to close
@@ -99,7 +100,8 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 		ctx = a.actx
 	}
 	r := req.WithContext(ctx)
-	a.asked = t.askKeepAlive(r)
+	a.host = t.keys.entry(r.URL)
+	a.asked = t.askKeepAlive(r, a.host)
 	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
 	if r.GetBody != nil && !retry.Idempotent(r) {
@@ -337,7 +339,7 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 	}
 	tracked := a.conn != nil && !a.isHTTP2
 	if tracked && !resp.Close {
-		a.conn.responded(resp.Header["Keep-Alive"], a.asked)
+		a.conn.responded(a.keepAlive(resp), a.asked)
 	}
 	if tracked && a.reused && a.idleFor >= minReuseEvidence {
 		// The backend answered on a connection idle that long: its timeout
@@ -364,6 +366,24 @@ func (a *attemptTrace) gotResponse(resp *http.Response) {
 	case tracked || a.tel.Tracing() || a.actx != nil:
 		resp.Body = a.link.body.wrap(resp.Body, a)
 	}
+}
+
+// keepAlive returns the values of the response's Keep-Alive header, looked
+// for only where they can be: in the answer to an ask, from a backend
+// whose last answer had them, and through a proxy (which askKeepAlive
+// never asks). A backend that stopped sending the header is not looked at
+// again until the next ask, at most a minute later (see
+// idle.Tracker.AskKeepAlive), which keeps a lookup off the hot path of
+// every backend that does not advertise.
+func (a *attemptTrace) keepAlive(resp *http.Response) []string {
+	if !a.asked && !a.host.advertises.Load() && !a.t.proxies.any() {
+		return nil
+	}
+	values := resp.Header["Keep-Alive"]
+	if has := len(values) > 0; has != a.host.advertises.Load() {
+		a.host.advertises.Store(has)
+	}
+	return values
 }
 
 // done releases the connection and ends the span once the response body

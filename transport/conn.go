@@ -93,6 +93,7 @@ type conn struct {
 	idleSince time.Time
 	limit     time.Duration // idle limit armed for the current idle period
 	maxLeft   atomic.Int64  // requests the backend still takes on it, see responded; -1: unknown
+	lim       cachedLimit   // the backend's limit as last asked, see limitLocked
 	aging     *time.Timer   // fires at the connection's age limit; nil: none
 	old       bool          // past its age limit, and counted in t.age.old
 	timer     *time.Timer
@@ -272,7 +273,6 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // for it (c or a *tls.Conn around c).
 func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.protoSeen {
 		c.protoSeen = true
 		if negotiatedHTTP2(reported) {
@@ -291,7 +291,9 @@ func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
 		c.state = connBusy
 	}
 	c.gen++
-	return c.gen, c.http2.Load()
+	gen, http2 = c.gen, c.http2.Load()
+	c.mu.Unlock() // not deferred: this runs on every request
+	return gen, http2
 }
 
 // markHTTP2 records that the connection speaks HTTP/2, learned after it
@@ -315,16 +317,54 @@ func (c *conn) isHTTP2() bool {
 // connection carrying a request is never closed by the limit.
 func (c *conn) release(gen uint64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.releaseLocked(gen)
+	c.mu.Unlock() // not deferred: this runs on every request
+}
+
+func (c *conn) releaseLocked(gen uint64) {
 	if c.gen != gen || c.state != connBusy || c.http2.Load() {
 		return
 	}
 	c.state = connIdle
 	c.idleSince = time.Now()
+	c.t.sawRelease(c.idleSince)
 	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
-	l := c.t.idle.Limit(c.key)
+	l := c.limitLocked()
 	c.limit, c.watchable = l.Timeout, l.Source != idle.SourceConfigured
 	c.armLocked()
+}
+
+// cachedLimit is a backend's idle limit as a connection last asked the
+// Tracker for it.
+type cachedLimit struct {
+	limit   idle.Limit
+	version uint64 // Transport.limitVersion when it was asked
+	at      int64  // UnixNano when it was asked; zero: never
+}
+
+// limitRecheck is how long a connection uses the limit it asked the
+// Tracker for, while nothing was learned: the Tracker's limits also
+// change with time (an unconfirmed bound lapses, observations expire),
+// and it counts the asks as requests to remember the backend by.
+const limitRecheck = time.Second
+
+// limitLocked returns the backend's idle limit for the idle period that
+// starts at c.idleSince: the Tracker's, asked again only when this
+// Transport learned something since (Transport.learn), or after
+// limitRecheck, so that a busy connection does not take the Tracker's
+// lock and look its backend up on every request. A Tracker shared with
+// another client (WithIdleTracker) is asked every time: what the other
+// client teaches it is not counted here.
+func (c *conn) limitLocked() idle.Limit {
+	t := c.t
+	v := t.limitVersion.Load() // before asking: a change meanwhile makes the next release ask again
+	at := c.idleSince.UnixNano()
+	if !t.sharedTracker && c.lim.at != 0 && c.lim.version == v && at-c.lim.at < int64(limitRecheck) {
+		return c.lim.limit
+	}
+	l := t.idle.Limit(c.key)
+	c.lim = cachedLimit{limit: l, version: v, at: at}
+	return l
 }
 
 // armLocked makes sure the idle timer fires by the close time of the
@@ -684,6 +724,11 @@ type hostEntry struct {
 	// ask the backend for its Keep-Alive header (UnixNano); until then
 	// the answer was no.
 	quietUntil atomic.Int64
+
+	// advertises says the last response whose Keep-Alive header was
+	// looked at had one: until a backend sends it unasked, the header is
+	// looked for only in answers to asks (see attemptTrace.keepAlive).
+	advertises atomic.Bool
 }
 
 // of returns backendKey(u), from the cache when it can.
@@ -841,6 +886,10 @@ func (t *Transport) observeReuse(key string, idleFor time.Duration) {
 // learn runs observe, and reports the backend's limit when it changed and
 // telemetry wants to know.
 func (t *Transport) learn(key string, observe func()) {
+	// Counted after the observation: a connection that reads the count
+	// before it asks the Tracker (conn.limitLocked) never keeps a limit
+	// older than what it read.
+	defer t.limitVersion.Add(1)
 	if !t.tel.LearnsLimits() {
 		observe()
 		return
@@ -858,17 +907,18 @@ func (t *Transport) learn(key string, observe func()) {
 // header or Close is left alone, and so is a request through an HTTP
 // proxy, whose answer would describe the proxy and never the backend
 // asked about. HTTP/2 drops the header.
-func (t *Transport) askKeepAlive(r *http.Request) bool {
-	if r.Close || len(r.Header["Connection"]) > 0 || t.proxies.any() {
-		return false
-	}
+func (t *Transport) askKeepAlive(r *http.Request, e *hostEntry) bool {
 	// The Tracker's answer stays no for a minute after the backend
 	// answered; asking it at most once a second keeps its lock and map
-	// off the hot path.
-	e := t.keys.entry(r.URL)
-	now := time.Now().UnixNano()
-	if now < e.quietUntil.Load() {
+	// off the hot path, and so does reading the time a connection was
+	// last released rather than the clock (a stale time only delays an
+	// ask by a request).
+	now := t.released.Load()
+	if now < e.quietUntil.Load() || r.Close || len(r.Header["Connection"]) > 0 || t.proxies.any() {
 		return false
+	}
+	if now == 0 {
+		now = time.Now().UnixNano()
 	}
 	if !t.idle.AskKeepAlive(e.key) {
 		e.quietUntil.Store(now + int64(askQuiet))
@@ -885,6 +935,15 @@ func (t *Transport) askKeepAlive(r *http.Request) bool {
 
 // askQuiet is how long askKeepAlive trusts the Tracker's no.
 const askQuiet = time.Second
+
+// sawRelease records when a connection was last released, which
+// askKeepAlive reads instead of the clock; stored only when it moved by a
+// millisecond, so that parallel requests do not all write it.
+func (t *Transport) sawRelease(at time.Time) {
+	if n := at.UnixNano(); n-t.released.Load() > int64(time.Millisecond) {
+		t.released.Store(n)
+	}
+}
 
 // observeKeepAlive learns from a response's Keep-Alive header values.
 func (t *Transport) observeKeepAlive(key string, values []string) {

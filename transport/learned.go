@@ -15,4 +15,7 @@ func (t *Transport) Learned() []idle.Learned { return t.idle.Export() }
 // when one is malformed, stale or absurd, Restore returns an error that
 // says which and why, and applies none (see [idle.Tracker.Restore], which
 // also says how restored evidence counts).
-func (t *Transport) Restore(learned []idle.Learned) error { return t.idle.Restore(learned) }
+func (t *Transport) Restore(learned []idle.Learned) error {
+	defer t.limitVersion.Add(1) // connections ask for their limits again
+	return t.idle.Restore(learned)
+}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/resilient-http/resilient/idle"
@@ -72,6 +73,13 @@ type Transport struct {
 	idle   *idle.Tracker
 	tel    *telemetry.Telemetry
 
+	// limitVersion counts what this Transport taught its Tracker, so that
+	// a connection knows when the limit it asked for may have changed
+	// (conn.limitLocked); sharedTracker says others teach it too.
+	limitVersion  atomic.Uint64
+	sharedTracker bool
+	released      atomic.Int64 // UnixNano of a recent connection release, see sawRelease
+
 	failures failureRing // the last failed attempts, for Handler
 	attempts sync.Pool   // *attemptTrace, finished and reusable; see recycle
 }
@@ -93,6 +101,7 @@ func New(opts ...Option) *Transport {
 		budget:   cfg.budget,
 		idle:     cfg.idle.newTracker(),
 	}
+	t.sharedTracker = cfg.idle.tracker != nil
 	// Decided on the caller's base as it is: Clone sets up net/http's own
 	// HTTP/2 on it first, which leaves a TLS config on the clone, and our
 	// dialers come after, both of which would keep net/http on HTTP/1.
