@@ -77,12 +77,14 @@ type attemptState struct {
 // decision. The attempt's span ends with the response body; when the
 // attempt fails it is returned open, so that the retry decision can be
 // recorded on it, and the caller ends it with endFailed.
-func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *telemetry.Attempt, error) {
+//
+// idempotent is retry.Idempotent(req), which the retry loop knows.
+func (t *Transport) roundTripOnce(req *http.Request, n int, idempotent bool) (*http.Response, *telemetry.Attempt, error) {
 	a := t.newAttemptTrace()
 	a.req = req
 	a.trace.GotConn = a.hooks.gotConn
 	a.trace.WroteRequest = a.hooks.wroteRequest
-	if !retry.Idempotent(req) {
+	if !idempotent {
 		// Only where a resend could run the request twice: a
 		// Got1xxResponse hook lifts the base transport's bound on 1xx
 		// header bytes, so got1xxHook bounds their number instead.
@@ -104,7 +106,7 @@ func (t *Transport) roundTripOnce(req *http.Request, n int) (*http.Response, *te
 	a.asked = t.askKeepAlive(r, a.host)
 	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
-	if r.GetBody != nil && !retry.Idempotent(r) {
+	if r.GetBody != nil && !idempotent {
 		// The HTTP/2 implementation resends a stream the server refused
 		// by itself, rewinding the body; a server that had sent an
 		// interim response had read the request and may have run it.

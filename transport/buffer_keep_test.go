@@ -71,9 +71,9 @@ func TestReplayKeepDecidedAtConn(t *testing.T) {
 			}
 			req, _ := http.NewRequestWithContext(ctx, tt.method, tt.url, &opaqueBody{bytes.NewReader(body)})
 			req.ContentLength = int64(len(body))
-			l := loop{t: tr, req: req, base: req}
+			l := tr.newLoop(req)
 			first := l.prepare()
-			resp, tel, err := tr.roundTripOnce(first, 1)
+			resp, tel, err := tr.roundTripOnce(first, 1, l.idempotent)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -358,11 +358,10 @@ func watchBody(r *http.Request) bodyWatch {
 	if r.Body == http.NoBody {
 		return nil
 	}
-	if inMemory(r.Body) {
-		// Known to be whole, unless it holds less than the request says.
-		if n, ok := memLen(r.Body); !ok || n >= r.ContentLength {
-			return nil
-		}
+	if n, ok := memLen(r.Body); ok && n >= r.ContentLength {
+		// Known to be whole: it cannot fail, and holds what the request
+		// says.
+		return nil
 	}
 	s := &sentBody{ReadCloser: r.Body, declared: r.ContentLength}
 	r.Body = s
@@ -461,8 +460,15 @@ var nopCloserTypes = [...]reflect.Type{
 	}{})),
 }
 
-// memLen returns how many bytes an in-memory body (see inMemory) holds.
-func memLen(r io.Reader) (int64, bool) {
+// memLen returns how many bytes an in-memory body holds, and whether it
+// is one: a *bytes.Buffer, *bytes.Reader or *strings.Reader, as
+// http.NewRequest makes them, seen through io.NopCloser. Such a body
+// reads from memory and cannot fail, so it stays unwrapped: the request
+// allocates nothing more, and net/http still sends its headers and body
+// together, which it does only for readers it knows. r is an any, not an
+// io.Reader: looking into a NopCloser then asks no interface conversion
+// of the runtime.
+func memLen(r any) (int64, bool) {
 	switch r := r.(type) {
 	case *bytes.Buffer:
 		return int64(r.Len()), true
@@ -472,25 +478,7 @@ func memLen(r io.Reader) (int64, bool) {
 		return int64(r.Len()), true
 	}
 	if t := reflect.TypeOf(r); t == nopCloserTypes[0] || t == nopCloserTypes[1] {
-		inner, _ := reflect.ValueOf(r).Field(0).Interface().(io.Reader)
-		return memLen(inner)
+		return memLen(reflect.ValueOf(r).Field(0).Interface())
 	}
 	return 0, false
-}
-
-// inMemory reports whether r reads from memory and so cannot fail, as the
-// bodies http.NewRequest makes of a *bytes.Buffer, *bytes.Reader or
-// *strings.Reader do. Such a body stays unwrapped: the request allocates
-// nothing more, and net/http still sends its headers and body together,
-// which it does only for readers it knows.
-func inMemory(r io.Reader) bool {
-	switch r.(type) {
-	case *bytes.Buffer, *bytes.Reader, *strings.Reader:
-		return true
-	}
-	if t := reflect.TypeOf(r); t == nopCloserTypes[0] || t == nopCloserTypes[1] {
-		inner, _ := reflect.ValueOf(r).Field(0).Interface().(io.Reader) // nil for io.NopCloser(nil)
-		return inMemory(inner)
-	}
-	return false
 }

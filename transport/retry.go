@@ -30,7 +30,7 @@ const drainTime = 100 * time.Millisecond
 // retry.Policy.Decide, then the wait Decide asked for, until Decide says
 // the request is done. Decide is the only place that decides.
 func (t *Transport) roundTripRetry(req *http.Request) (*http.Response, error) {
-	l := loop{t: t, req: req, base: req}
+	l := t.newLoop(req)
 	first := req
 	if t.retry.MaxAttempts > 1 {
 		first = l.prepare()
@@ -51,7 +51,7 @@ func (l *loop) run(first *http.Request) (resp *http.Response, err error) {
 	r := first
 	for n := 1; ; n++ {
 		var tel *telemetry.Attempt
-		resp, tel, err = t.roundTripOnce(r, n)
+		resp, tel, err = t.roundTripOnce(r, n, l.idempotent)
 		if n == 1 && !t.budget.Full() {
 			// Every request adds to its backend's retry reserve, whatever
 			// its outcome (see retry.Budget), before Decide may draw on it.
@@ -114,14 +114,14 @@ const idempotencyKeyWire = "idempotency-key"
 // this one: a failure other than the caller's own body, or a retryable
 // status. A broken body is never asked for again, not even to be dropped.
 func mayRetry(err error, resp *http.Response, statuses []int) bool {
-	var ae *AttemptError
-	switch {
-	case errors.As(err, &ae):
-		return ae.Kind != retry.KindRequestBody
-	case err != nil:
-		return true
+	if err == nil {
+		return slices.Contains(statuses, resp.StatusCode)
 	}
-	return slices.Contains(statuses, resp.StatusCode)
+	var ae *AttemptError
+	if errors.As(err, &ae) {
+		return ae.Kind != retry.KindRequestBody
+	}
+	return true
 }
 
 // drop closes the body of a prepared attempt that will not run.
@@ -137,6 +137,16 @@ type loop struct {
 	req  *http.Request // the caller's, never modified
 	base *http.Request // what each retry clones: req, or req with an Idempotency-Key
 	body *replayBody   // nil unless the body is buffered for replay
+
+	// idempotent is retry.Idempotent(req), and of every attempt's
+	// request: the Idempotency-Key the transport may add goes under a
+	// name net/http and retry.Idempotent do not read (idempotencyKeyWire).
+	idempotent bool
+}
+
+// newLoop starts the loop of req's attempts.
+func (t *Transport) newLoop(req *http.Request) loop {
+	return loop{t: t, req: req, base: req, idempotent: retry.Idempotent(req)}
 }
 
 // prepare returns the first attempt's request, made ready for retries: an
@@ -152,7 +162,7 @@ func (l *loop) prepare() *http.Request {
 	// The policy or the request may ask for a key; either is enough (see
 	// retry.WithIdempotencyKey). The context is searched only for a
 	// request that could need one.
-	idempotent := retry.Idempotent(req)
+	idempotent := l.idempotent
 	if !idempotent && (p.IdempotencyKey || retry.IdempotencyKeyFrom(req.Context())) &&
 		(p.Hook != nil || retry.HookFrom(req.Context()) != nil) {
 		l.base = req.Clone(req.Context())
@@ -166,7 +176,7 @@ func (l *loop) prepare() *http.Request {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && p.BodyLimit > 0 {
 		l.body = newReplayBody(req.Body, p.BodyLimit)
 		l.body.declared = req.ContentLength
-		if !idempotent && !retry.Idempotent(first) && p.Hook == nil && retry.HookFrom(req.Context()) == nil {
+		if !idempotent && p.Hook == nil && retry.HookFrom(req.Context()) == nil {
 			// Only a refusal in the protocol allows a replay after bytes
 			// were written, and HTTP/1 has none: there, keep only what
 			// net/http may have read before a write that moved no byte.
