@@ -2,6 +2,7 @@ package transport
 
 import (
 	"io"
+	"net/http/httptrace"
 	"sync/atomic"
 )
 
@@ -20,12 +21,21 @@ type attemptBody struct {
 
 // attemptLink is what others may still hold of an attempt after it was
 // recycled: the context its request carries, a child of which net/http
-// cancels after the response body ended (and so reads it), and the
-// response body the caller holds. One small allocation per attempt, never
-// reused.
+// cancels after the response body ended (and so reads it), the httptrace
+// hooks in that context, and the response body the caller holds. One
+// allocation per attempt, never reused.
+//
+// The hooks are here and not in the attempt because net/http may dial for
+// a request that no longer needs the connection (it got a pooled one
+// first, and may have ended), on a context with the request's values: that
+// dial reads the trace's TLS hooks, and runs its DNS hooks through closures
+// of httptrace.WithClientTrace that call the trace's fields, whenever it
+// gets there. They find the hooks the attempt had, the caller's among
+// them; ours of those it never sets.
 type attemptLink struct {
-	ctx  traceContext
-	body attemptBody
+	ctx   traceContext
+	trace httptrace.ClientTrace
+	body  attemptBody
 }
 
 // wrap makes b the caller's response body over the base transport's body.
