@@ -17,6 +17,10 @@ type attemptBody struct {
 	// EOF and Close takes it, so that the attempt is done exactly once,
 	// and is recycled only by the reader that saw EOF (see recycle).
 	a atomic.Pointer[attemptTrace]
+
+	// failing counts the reads that are classifying a failure on a: the
+	// reader that saw EOF does not recycle the attempt under them.
+	failing atomic.Int32
 }
 
 // attemptLink is what others may still hold of an attempt after it was
@@ -54,15 +58,23 @@ func (b *attemptBody) Read(p []byte) (int, error) {
 	case io.EOF:
 		if a := b.a.Swap(nil); a != nil {
 			a.done()
-			a.recycle()
+			// A failing read that loaded a before the Swap counted
+			// itself before it loaded: it is seen here.
+			if b.failing.Load() == 0 {
+				a.recycle()
+			}
 		}
 	default:
 		// A Close racing this read may finish the attempt meanwhile, but
-		// never recycles it: only a read that saw EOF does, and reads do
-		// not run concurrently.
+		// never recycles it. A read that saw EOF does, and a caller may
+		// read from two goroutines and close: one read meets the end,
+		// the next the closed body; the count keeps the attempt whole
+		// until this one is classified.
+		b.failing.Add(1)
 		if a := b.a.Load(); a != nil {
 			err = a.fail(err)
 		}
+		b.failing.Add(-1)
 	}
 	return n, err
 }

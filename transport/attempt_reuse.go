@@ -32,7 +32,9 @@ import (
 //   - the attempt had exactly one HTTP/1 connection of ours, and the
 //     request was written once: WroteRequest's last act is to count
 //     itself, so a count of one means it has returned;
-//   - no per-attempt timeout runs (its context outlives the attempt).
+//   - no per-attempt timeout runs (its context outlives the attempt);
+//   - no other read of the body is classifying a failure on it (a caller
+//     may read from two goroutines, and close: see attemptBody.Read).
 //
 // Anything else (an HTTP/2 or untracked connection, a resend by the base
 // transport, a body closed before its end, a failure) leaves the attempt
