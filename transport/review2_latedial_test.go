@@ -59,9 +59,9 @@ func (l *lateDial) trace() *httptrace.ClientTrace {
 }
 
 // runLateDial runs the scenario on rt (over base, whose dialer and TLS
-// settings it sets), against a server at a "localhost" URL, so that the
-// late dial resolves a name.
-func runLateDial(t *testing.T, useTLS bool, wrap func(*http.Transport) http.RoundTripper) *lateDial {
+// settings it sets), against a server at host ("localhost": the late dial
+// resolves a name; "127.0.0.1": it does not).
+func runLateDial(t *testing.T, useTLS bool, host string, wrap func(*http.Transport) http.RoundTripper) *lateDial {
 	t.Helper()
 	held, unhold := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +90,7 @@ func runLateDial(t *testing.T, useTLS bool, wrap func(*http.Transport) http.Roun
 		}
 	})
 	u, _ := url.Parse(srv.URL)
-	u.Host = net.JoinHostPort("localhost", u.Port())
+	u.Host = net.JoinHostPort(host, u.Port())
 
 	get := func(ctx context.Context, path string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+path, nil)
@@ -137,17 +137,23 @@ func runLateDial(t *testing.T, useTLS bool, wrap func(*http.Transport) http.Roun
 // and the hooks of whichever request uses the attempt now). The caller's
 // hooks must see the late dial exactly as with net/http alone.
 func TestReview2LateDialHooks(t *testing.T) {
-	for _, useTLS := range []bool{false, true} {
-		name := "http"
-		if useTLS {
-			name = "https"
-		}
-		t.Run(name, func(t *testing.T) {
-			want := runLateDial(t, useTLS, func(b *http.Transport) http.RoundTripper { return b })
-			if want.dnsStart.Load() != 1 {
-				t.Fatalf("net/http alone: the late dial ran DNSStart %d times, want 1: the scenario is broken", want.dnsStart.Load())
+	for _, tt := range []struct {
+		name   string
+		useTLS bool
+		host   string
+		dns    int32
+	}{
+		{"http", false, "localhost", 1},
+		{"https", true, "localhost", 1},
+		{"https to an IP address", true, "127.0.0.1", 0},
+	} {
+		useTLS, host := tt.useTLS, tt.host
+		t.Run(tt.name, func(t *testing.T) {
+			want := runLateDial(t, useTLS, host, func(b *http.Transport) http.RoundTripper { return b })
+			if want.dnsStart.Load() != tt.dns {
+				t.Fatalf("net/http alone: the late dial ran DNSStart %d times, want %d: the scenario is broken", want.dnsStart.Load(), tt.dns)
 			}
-			got := runLateDial(t, useTLS, func(b *http.Transport) http.RoundTripper { return New(WithBase(b)) })
+			got := runLateDial(t, useTLS, host, func(b *http.Transport) http.RoundTripper { return New(WithBase(b)) })
 			for _, h := range []struct {
 				name      string
 				got, want int32
