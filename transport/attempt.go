@@ -34,8 +34,7 @@ type attemptTrace struct {
 // starts over, zeroed, when the object is reused.
 type attemptState struct {
 	req   *http.Request
-	trace httptrace.ClientTrace
-	link  *attemptLink // what outlives the attempt's reuse: its context and response body
+	link  *attemptLink // what outlives the attempt's reuse: its trace, context and response body
 	tel   telemetry.Attempt
 
 	// Set by GotConn, which runs on the goroutine that called RoundTrip.
@@ -82,21 +81,22 @@ type attemptState struct {
 func (t *Transport) roundTripOnce(req *http.Request, n int, idempotent bool) (*http.Response, *telemetry.Attempt, error) {
 	a := t.newAttemptTrace()
 	a.req = req
-	a.trace.GotConn = a.hooks.gotConn
-	a.trace.WroteRequest = a.hooks.wroteRequest
+	a.link = new(attemptLink)
+	trace := &a.link.trace
+	trace.GotConn = a.hooks.gotConn
+	trace.WroteRequest = a.hooks.wroteRequest
 	if !idempotent {
 		// Only where a resend could run the request twice: a
 		// Got1xxResponse hook lifts the base transport's bound on 1xx
 		// header bytes, so got1xxHook bounds their number instead.
-		a.trace.Got1xxResponse = a.hooks.got1xx
-		a.trace.Got100Continue = a.hooks.got100
+		trace.Got1xxResponse = a.hooks.got1xx
+		trace.Got100Continue = a.hooks.got100
 	}
 	if t.retry.AttemptTimeout > 0 {
-		a.trace.GotFirstResponseByte = a.hooks.firstByte
+		trace.GotFirstResponseByte = a.hooks.firstByte
 	}
 	a.tel = t.tel.Start(req, n)
-	a.link = new(attemptLink)
-	ctx := withTrace(a.tel.Context(), &a.trace, &a.link.ctx, t.traceKey)
+	ctx := withTrace(a.tel.Context(), trace, &a.link.ctx, t.traceKey)
 	if d := t.retry.AttemptTimeout; d > 0 {
 		a.actx = newAttemptContext(ctx, d)
 		ctx = a.actx

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"io"
+	"net/http/httptrace"
 	"sync/atomic"
 )
 
@@ -16,16 +17,29 @@ type attemptBody struct {
 	// EOF and Close takes it, so that the attempt is done exactly once,
 	// and is recycled only by the reader that saw EOF (see recycle).
 	a atomic.Pointer[attemptTrace]
+
+	// failing counts the reads that are classifying a failure on a: the
+	// reader that saw EOF does not recycle the attempt under them.
+	failing atomic.Int32
 }
 
 // attemptLink is what others may still hold of an attempt after it was
 // recycled: the context its request carries, a child of which net/http
-// cancels after the response body ended (and so reads it), and the
-// response body the caller holds. One small allocation per attempt, never
-// reused.
+// cancels after the response body ended (and so reads it), the httptrace
+// hooks in that context, and the response body the caller holds. One
+// allocation per attempt, never reused.
+//
+// The hooks are here and not in the attempt because net/http may dial for
+// a request that no longer needs the connection (it got a pooled one
+// first, and may have ended), on a context with the request's values: that
+// dial reads the trace's TLS hooks, and runs its DNS hooks through closures
+// of httptrace.WithClientTrace that call the trace's fields, whenever it
+// gets there. They find the hooks the attempt had, the caller's among
+// them; ours of those it never sets.
 type attemptLink struct {
-	ctx  traceContext
-	body attemptBody
+	ctx   traceContext
+	trace httptrace.ClientTrace
+	body  attemptBody
 }
 
 // wrap makes b the caller's response body over the base transport's body.
@@ -44,15 +58,23 @@ func (b *attemptBody) Read(p []byte) (int, error) {
 	case io.EOF:
 		if a := b.a.Swap(nil); a != nil {
 			a.done()
-			a.recycle()
+			// A failing read that loaded a before the Swap counted
+			// itself before it loaded: it is seen here.
+			if b.failing.Load() == 0 {
+				a.recycle()
+			}
 		}
 	default:
 		// A Close racing this read may finish the attempt meanwhile, but
-		// never recycles it: only a read that saw EOF does, and reads do
-		// not run concurrently.
+		// never recycles it. A read that saw EOF does, and a caller may
+		// read from two goroutines and close: one read meets the end,
+		// the next the closed body; the count keeps the attempt whole
+		// until this one is classified.
+		b.failing.Add(1)
 		if a := b.a.Load(); a != nil {
 			err = a.fail(err)
 		}
+		b.failing.Add(-1)
 	}
 	return n, err
 }

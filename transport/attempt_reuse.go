@@ -18,11 +18,13 @@ import (
 // written, which can be after the response arrived; x/net/http2 runs a
 // stream's writer on a goroutine of its own; a caller may close a body
 // twice; after the body's end, net/http cancels a context derived from
-// the attempt's, which reads it. What can be reached that late, the
-// context and the response body, lives apart (attemptLink) and is never
-// reused; the rest, hooks included, is recycled only when every hook that
-// can still run has run, and only by the reader that saw its response
-// body end:
+// the attempt's, which reads it; a dial net/http started for the request
+// goes on after the request got another connection and ended, and reads
+// the trace in the context. What can be reached that late, the context,
+// the httptrace.ClientTrace in it and the response body, lives apart
+// (attemptLink) and is never reused; the rest, the hook functions
+// included, is recycled only when every hook of ours that can still run
+// has run, and only by the reader that saw its response body end:
 //
 //   - the response body reached io.EOF: net/http has returned the
 //     connection to its pool (it does so before that read returns), and
@@ -30,7 +32,9 @@ import (
 //   - the attempt had exactly one HTTP/1 connection of ours, and the
 //     request was written once: WroteRequest's last act is to count
 //     itself, so a count of one means it has returned;
-//   - no per-attempt timeout runs (its context outlives the attempt).
+//   - no per-attempt timeout runs (its context outlives the attempt);
+//   - no other read of the body is classifying a failure on it (a caller
+//     may read from two goroutines, and close: see attemptBody.Read).
 //
 // Anything else (an HTTP/2 or untracked connection, a resend by the base
 // transport, a body closed before its end, a failure) leaves the attempt
