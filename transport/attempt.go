@@ -33,9 +33,9 @@ type attemptTrace struct {
 // attemptState is what an attemptTrace knows of its attempt: all of it
 // starts over, zeroed, when the object is reused.
 type attemptState struct {
-	req   *http.Request
-	link  *attemptLink // what outlives the attempt's reuse: its trace, context and response body
-	tel   telemetry.Attempt
+	req  *http.Request
+	link *attemptLink // what outlives the attempt's reuse: its trace, context and response body
+	tel  telemetry.Attempt
 
 	// Set by GotConn, which runs on the goroutine that called RoundTrip.
 	gotConns int // how many connections the base transport gave the attempt
