@@ -191,7 +191,10 @@ func TestAttemptAllocations(t *testing.T) {
 				b, o = min(b, perRequest(bare)), min(o, perRequest(ours))
 			}
 			t.Logf("allocations per request, client and server: bare %.2f, ours %.2f (+%.2f)", b, o, o-b)
-			if o-b > 2.25 {
+			// Two, give or take what the server in this process and the
+			// runtime allocate now and then (up to +2.3 seen): one more
+			// allocation per request is +3.
+			if o-b > 2.5 {
 				t.Errorf("ours costs %.2f allocations more than the bare transport per request, want at most 2", o-b)
 			}
 		})

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -47,7 +48,27 @@ func (t *Transport) installDialers(base *http.Transport) {
 	}
 	base.DialTLS = nil
 	if dialTLS != nil {
-		base.DialTLSContext = t.tracking(dialTLS)
+		base.DialTLSContext = t.trackingTLS(dialTLS)
+	}
+}
+
+// trackingTLS wraps the caller's own TLS dialer. net/http must see the
+// *tls.Conn such a dialer returns as one: it reads the negotiated protocol
+// from it (HTTP/2 by ALPN) and the state for Response.TLS, and a wrapper
+// would hide both, so that HTTP/1 went out on a connection that had agreed
+// on HTTP/2. So a *tls.Conn is returned as it is, untracked: its bytes are
+// not counted, and no idle limit applies to it. Anything else the dialer
+// returns is tracked.
+func (t *Transport) trackingTLS(dial dialFunc) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if tc, ok := c.(*tls.Conn); ok {
+			return tc, nil
+		}
+		return newConn(c, t, addr), nil
 	}
 }
 
@@ -236,10 +257,10 @@ func (c *conn) responded(values []string, asked bool) {
 		// counts none.
 		c.maxLeft.Store(left)
 	default:
-		// An HTTP/1 connection carries one response at a time: no other
-		// writer can come between the load and the store.
-		if n := c.maxLeft.Load(); n > 0 {
-			c.maxLeft.Store(n - 1)
+		// Counted down with a compare-and-swap: a bodiless response's
+		// connection is back in the pool before its RoundTrip returns, so
+		// the next response's count can run beside this one.
+		for n := c.maxLeft.Load(); n > 0 && !c.maxLeft.CompareAndSwap(n, n-1); n = c.maxLeft.Load() {
 		}
 	}
 	if len(values) > 0 || asked {

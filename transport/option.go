@@ -53,6 +53,12 @@ func newConfig(opts []Option) *config {
 // clone of it (see http.Transport.Clone), so the caller's value is never
 // modified and changes made to it after New have no effect. A nil base
 // means the default of New.
+//
+// The connections of the base's own DialTLSContext or DialTLS that are a
+// *tls.Conn reach net/http as they are, which reads the negotiated
+// protocol and Response.TLS from them: the transport does not count their
+// bytes, so no idle limit applies to them, and their failures are
+// classified without byte counts (as on HTTP/2).
 func WithBase(base *http.Transport) Option {
 	return optionFunc(func(c *config) { c.base = base })
 }
