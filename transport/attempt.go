@@ -66,6 +66,12 @@ type attemptState struct {
 
 	sent bodyWatch // whether the request body failed to read; nil when it cannot
 
+	// resent watches the body of the caller's GetBody that the base
+	// transport took last to send the request again by itself (see
+	// rewind); nil while it took none, or one that cannot fail.
+	resent     atomic.Pointer[sentBody]
+	idempotent bool
+
 	actx *attemptContext // bounds the attempt by Policy.AttemptTimeout; nil without one
 }
 
@@ -106,10 +112,10 @@ func (t *Transport) roundTripOnce(req *http.Request, n int, idempotent bool) (*h
 	a.asked = t.askKeepAlive(r, a.host)
 	a.retire = t.retiring(r, a.asked)
 	a.sent = watchBody(r)
-	if r.GetBody != nil && !idempotent {
-		// The HTTP/2 implementation resends a stream the server refused
-		// by itself, rewinding the body; a server that had sent an
-		// interim response had read the request and may have run it.
+	if r.GetBody != nil {
+		// The base transport resends by itself, rewinding the body: see
+		// rewind.
+		a.idempotent = idempotent
 		a.getBody, r.GetBody = r.GetBody, a.hooks.rewind
 	}
 	a.tel.Inject(r)
@@ -251,13 +257,28 @@ func (a *attemptTrace) got100Hook() { a.interim.Store(true) }
 // response arrived.
 var errInterimResponse = errors.New("resilient: the backend sent an interim response; the request is not resent")
 
-// rewind is the GetBody of a non-idempotent attempt: the caller's, or the
-// replay buffer's, refused once an interim response arrived.
+// rewind is the GetBody of an attempt: the caller's, or the replay
+// buffer's, which the base transport calls to send the request again by
+// itself (net/http on a reused connection that failed, x/net/http2 for a
+// stream the server refused). For a non-idempotent request it refuses once
+// an interim response arrived: the server had read the request and may
+// have run it. A body it hands out from the caller's GetBody is watched
+// like the first (watchBody): if it breaks, the attempt is the caller's
+// failure, and the request is not sent again.
 func (a *attemptTrace) rewind() (io.ReadCloser, error) {
-	if a.interim.Load() {
+	if !a.idempotent && a.interim.Load() {
 		return nil, errInterimResponse
 	}
-	return a.getBody()
+	rc, err := a.getBody()
+	if _, replayed := rc.(*replayReader); err != nil || rc == nil || rc == http.NoBody || replayed {
+		return rc, err // the replay buffer records its source's failure itself
+	}
+	if n, ok := memLen(rc); ok && n >= a.req.ContentLength {
+		return rc, nil
+	}
+	s := newSentBody(rc, a.req.ContentLength)
+	a.resent.Store(s)
+	return s, nil
 }
 
 // progress snapshots what the attempt has done so far.
@@ -308,7 +329,14 @@ func (a *attemptTrace) fail(err error) *AttemptError {
 		// the caller; the stage still says how far it got.
 		e.Kind = retry.KindAttemptTimeout
 	}
+	// net/http and x/net/http2 return an attempt's error only once their
+	// writer is done with the body (TestCallersBodyBreakingAfterTheBackend,
+	// TestCallersBodyBreakingBesideAStreamReset): a body that broke has
+	// said so by now.
 	e = blameBody(e, a.sent) // before learning: the caller's broken body teaches nothing about the backend
+	if rs := a.resent.Load(); rs != nil {
+		e = blameBody(e, rs)
+	}
 	// A reused connection that failed before any response byte was most
 	// likely closed by the backend while idle: evidence of its timeout.
 	if e.Reused && e.IdleFor > 0 && e.BytesRead == 0 && !e.HTTP2 && a.conn != nil &&

@@ -123,7 +123,7 @@ func TestWatchBodyInMemoryAllocatesNothing(t *testing.T) {
 // error is kept.
 func TestSentBodyKeepsTheFirstError(t *testing.T) {
 	first, second := errors.New("first"), errors.New("second")
-	s := &sentBody{ReadCloser: io.NopCloser(strings.NewReader(""))}
+	s := newSentBody(io.NopCloser(strings.NewReader("")), 0)
 	if _, err := s.Read(make([]byte, 1)); err != io.EOF || s.readErr() != nil {
 		t.Fatalf("after EOF: %v, readErr %v; want no failure", err, s.readErr())
 	}
@@ -179,7 +179,7 @@ func TestBlameBody(t *testing.T) {
 // the caller's failure.
 func TestSentBodyIgnoresErrorsAfterClose(t *testing.T) {
 	pr, pw := io.Pipe()
-	s := &sentBody{ReadCloser: pr}
+	s := newSentBody(pr, 0)
 	_ = s.Close()
 	_ = pw.Close()
 	if _, err := s.Read(make([]byte, 1)); err == nil {

@@ -363,7 +363,7 @@ func watchBody(r *http.Request) bodyWatch {
 		// says.
 		return nil
 	}
-	s := &sentBody{ReadCloser: r.Body, declared: r.ContentLength}
+	s := newSentBody(r.Body, r.ContentLength)
 	r.Body = s
 	return s
 }
@@ -403,6 +403,11 @@ type sentBody struct {
 	mu     sync.Mutex // Read runs on the base transport's writer goroutine
 	err    error
 	closed bool // the base transport closed the body: see Read
+}
+
+// newSentBody watches body, whose request declares length declared.
+func newSentBody(body io.ReadCloser, declared int64) *sentBody {
+	return &sentBody{ReadCloser: body, declared: declared}
 }
 
 // errShortBody is what a request body returns in place of io.EOF when it

@@ -2,16 +2,19 @@ package transport_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/resilient-http/resilient/retry"
 	"github.com/resilient-http/resilient/transport"
 )
 
@@ -74,3 +77,55 @@ func (c *bodyCloseSignal) Close() error {
 	c.once.Do(func() { close(c.closed) })
 	return nil
 }
+
+// TestBaseResendBrokenCopyIsTheCallers: x/net/http2 resends a refused
+// stream by itself with a body from the caller's GetBody; when that copy
+// breaks, the attempt is the caller's failure (KindRequestBody), and the
+// request is not sent again: the body, in all its copies, breaks once.
+func TestBaseResendBrokenCopyIsTheCallers(t *testing.T) {
+	addr, tlsConf := h2Streams(t, func(fr *http2.Framer, id uint32, n int) bool {
+		_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+		return false
+	})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSClientConfig = tlsConf
+	base.ForceAttemptHTTP2 = true
+	tr := newTransport(t, transport.WithBase(base))
+
+	var failures atomic.Int32
+	req, _ := http.NewRequest(http.MethodPut, "https://"+addr+"/", strings.NewReader(strings.Repeat("p", 5000)))
+	req.GetBody = func() (io.ReadCloser, error) { return newCountingBroken(2000, &failures), nil }
+	_, err := tr.RoundTrip(req)
+	var ae *transport.AttemptError
+	if !errors.As(err, &ae) || ae.Kind != retry.KindRequestBody {
+		t.Fatalf("error %v, want an attempt failed with kind %v", err, retry.KindRequestBody)
+	}
+	if n := failures.Load(); n != 1 {
+		t.Errorf("the copies broke %d times, want once: sent again after the caller's own failure", n)
+	}
+}
+
+// countingBroken yields n bytes, then fails, counting its failures.
+type countingBroken struct {
+	left     int
+	failures *atomic.Int32
+}
+
+func newCountingBroken(n int, failures *atomic.Int32) io.ReadCloser {
+	return &countingBroken{left: n, failures: failures}
+}
+
+func (b *countingBroken) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		b.failures.Add(1)
+		return 0, errClientGone
+	}
+	n := min(len(p), b.left)
+	for i := range n {
+		p[i] = 'c'
+	}
+	b.left -= n
+	return n, nil
+}
+
+func (b *countingBroken) Close() error { return nil }
