@@ -42,7 +42,7 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 			got := tr.Limit(key)
 			want := idle.Limit{}
 			if tt.want > 0 {
-				want = idle.Limit{Timeout: time.Duration(float64(tt.want) * idle.DefaultRatio), Source: idle.SourceObserved}
+				want = idle.Limit{Timeout: measured(tt.want), Source: idle.SourceObserved}
 			}
 			if got != want {
 				t.Fatalf("Limit = %+v, want %+v", got, want)
@@ -69,7 +69,7 @@ func TestRestartKeepsEarlierEvidence(t *testing.T) {
 		t.Fatalf("after the restart the limit is %v, want %v (from the stale reuse)", got, want)
 	}
 	now = now.Add(idle.DefaultTTL - 90*time.Second) // the stale bound expired, the closed one not yet
-	if got, want := tr.Limit(key).Timeout, time.Duration(float64(10*time.Second)*idle.DefaultRatio); got != want {
+	if got, want := tr.Limit(key).Timeout, measured(10*time.Second); got != want {
 		t.Fatalf("once the stale bound expired the limit is %v, want %v", got, want)
 	}
 }

@@ -235,16 +235,19 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	}
 	pick(configured, SourceConfigured)
 	// An advertised timeout is a lower bound on the backend's real close
-	// (see the package doc); a watched close measured the real one, and
-	// replaces it, with its own margin below.
-	watched := b.watched.d
-	if watched == 0 {
+	// (see the package doc); a close the backend was seen to make of an
+	// idle connection, watched or pooled, measured the real one: it
+	// replaces the advertised timeout, with its own margin below.
+	measured := b.watched.d
+	if c := b.closed.d; c > 0 && (measured == 0 || c < measured) {
+		measured = c
+	}
+	if measured == 0 {
 		pick(b.advertised.Timeout, SourceAdvertised)
 	}
 	// timeout=0 says "under a second", no lower bound: until a close
 	// sizes it, only a short limit is safe.
-	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0 && watched == 0
-	pick(b.closed.d, SourceObserved)
+	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && measured == 0
 	pick(b.stale.confirmed.d, SourceObserved)
 	first := b.stale.first.d
 	if first > 0 && !t.contradicts(b, first) {
@@ -253,8 +256,12 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	if l.Timeout > 0 {
 		l.Timeout = t.ratioOf(l.Timeout)
 	}
-	if w := watched - watchMargin(watched); watched > 0 && w > 0 && (l.Timeout == 0 || w < l.Timeout) {
-		l.Timeout, l.Source = w, SourceObserved
+	if measured > 0 {
+		// Under the margin, the shortest limit there is: Floor.
+		m := max(measured-closeMargin(measured), time.Nanosecond)
+		if l.Timeout == 0 || m < l.Timeout {
+			l.Timeout, l.Source = m, SourceObserved
+		}
 	}
 	if first > 0 && t.beyondReuses(b, first) && (l.Timeout == 0 || b.reuse.d < l.Timeout) {
 		// One failure past every reuse that worked, too close to them to
@@ -297,13 +304,18 @@ func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 	return b.reuse.d > 0 && d > b.reuse.d && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
 }
 
-// watchMargin is how far below a watched close the limit stays: the
-// request's way to the backend, plus the client's timer firing late under
-// load (scheduling, GC pauses on a busy 2-core machine). The close was
-// measured from when the client released the connection, after the
-// backend's own idle clock had started, so the measure errs short.
-func watchMargin(d time.Duration) time.Duration {
-	return max(50*time.Millisecond, d/10)
+// closeMargin is how far below a measured close (watched, or of a pooled
+// connection, see the package doc) the limit stays. The close is a fact,
+// so the margin is sized for what can still go wrong on the client's side
+// rather than as a ratio: a request's way to the backend, the client's
+// timer firing late and its goroutines running late under load
+// (scheduling, GC pauses on a busy 2-core machine), 50 ms in all, plus a
+// 64th of the close (1.6 %) for servers whose idle timers are coarser at
+// long timeouts. The close was measured from when the client released the
+// connection, after the backend's own idle clock had started, so the
+// measure errs short, and the smallest close within TTL wins.
+func closeMargin(d time.Duration) time.Duration {
+	return 50*time.Millisecond + d/64
 }
 
 func (t *Tracker) ratioOf(d time.Duration) time.Duration {
