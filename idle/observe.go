@@ -51,10 +51,13 @@ func (b *backend) sameHeader(values []string) bool {
 
 // ObserveClosedIdle records that the backend closed a connection that had
 // been idle for idleFor, seen as it happened (a pending read on the idle
-// connection returned): the backend's timeout is at most that. Closes that
-// reveal a restart (closes within 50 ms of each other after idle times far
-// apart) are ignored, and undo what the same restart's first closes
-// taught.
+// connection returned): the backend's timeout is at most that, and, as
+// nothing raced that close, it measures the real one, like a watched close
+// ([Tracker.ObserveWatchedClose]). While it holds (TTL), the limit is the
+// smallest such close less the same margin, and it replaces the
+// advertised timeout. Closes that reveal a restart (closes within 50 ms of
+// each other after idle times far apart) are ignored, and undo what the
+// same restart's first closes taught.
 //
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
@@ -81,10 +84,11 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // where an advertised one is only a lower bound (Node.js closes a second
 // after what it advertises). While it holds (TTL), it replaces the
 // advertised timeout: the limit becomes idleFor less a margin for the
-// round trip and late timers (the larger of 50 ms and a tenth), where
-// the advertised one is scaled by Ratio. Configured timeouts and the
-// backend's other closes still cap it. The smallest watched close within
-// TTL wins.
+// round trip and the client's late timers and goroutines (50 ms, plus a
+// 64th of idleFor for coarse server timers), where the advertised one is
+// scaled by Ratio. Configured timeouts and stale failures still cap it.
+// The smallest measured close (watched, or [Tracker.ObserveClosedIdle])
+// within TTL wins.
 //
 // Package transport calls it for the connections it retires; so may a
 // caller feeding a shared Tracker, with the same care: only for a

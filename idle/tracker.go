@@ -54,8 +54,10 @@ type Limit struct {
 // Create it with [NewTracker]. Its settings are the exported fields: set
 // them before first use, and not afterwards. The Tracker never writes them.
 type Tracker struct {
-	// Ratio scales the smallest known timeout, so the client closes
-	// first. Values outside (0, 1] mean DefaultRatio.
+	// Ratio scales the smallest configured or advertised timeout (and
+	// stale failure), so the client closes first; a measured close gets
+	// a margin instead (see the package doc). Values outside (0, 1] mean
+	// DefaultRatio.
 	Ratio float64
 	// Floor and Ceiling clamp the effective limit; a zero Ceiling means
 	// none.
