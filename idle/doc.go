@@ -72,8 +72,7 @@
 // from when the client released the connection, after the backend's own
 // idle clock started, so it errs short. Go's http.Server, nginx, Apache
 // httpd (event MPM) and Node.js close within a few milliseconds of their
-// setting (Node.js a second after it), never before it
-// (TestServersCloseOnTime). Configured timeouts keep the
+// setting (Node.js a second after it; TestServersCloseOnTime). Configured timeouts keep the
 // ratio, as their slack is unknown, and cap the limit, as do stale
 // failures.
 //
