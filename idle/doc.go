@@ -9,8 +9,9 @@
 //
 //	min(min(configured, advertised, stale) x ratio, measured close - margin)
 //
-// (a measured close, see below, replaces the advertised timeout) clamped
-// to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come from the
+// (a measured close, see below, replaces the advertised timeout, and gets
+// the margin once a second close agrees with it, the ratio until then)
+// clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come from the
 // caller. Observations expire after [Tracker.TTL], so that a limit
 // can rise again when a backend is reconfigured.
 //
@@ -62,19 +63,25 @@
 // replaces the advertised one.
 //
 // A measured close, watched or of a pooled connection, is a fact rather
-// than a setting whose slack is unknown, so the limit is the smallest one
-// within TTL less a margin, not a ratio of it: 50 ms for what can still
-// go wrong on the client's side (the request's way to the backend, the
-// client's timer firing late, its goroutines running late under load:
-// scheduling and GC pauses on a busy 2-core machine), plus a 64th of the
-// close (1.6 %) for servers whose idle timers are coarser at long
-// timeouts; a close under the margin gives Floor. The close is measured
-// from when the client released the connection, after the backend's own
-// idle clock started, so it errs short. Go's http.Server, nginx, Apache
-// httpd (event MPM) and Node.js close within a few milliseconds of their
-// setting (Node.js a second after it; TestServersCloseOnTime). Configured timeouts keep the
-// ratio, as their slack is unknown, and cap the limit, as do stale
-// failures.
+// than a setting whose slack is unknown. Once two measured closes within
+// TTL lie within 50 ms of each other, the backend closes on time, and the
+// limit is the smallest less a margin, not a ratio of it: 50 ms for what
+// can still go wrong on the client's side (the request's way to the
+// backend, the client's timer firing late, its goroutines running late
+// under load: scheduling and GC pauses on a busy 2-core machine), plus a
+// 64th of the close (1.6 %) for coarse server timers, plus the spread of
+// the closes; a close under the margin gives Floor. Go's http.Server,
+// nginx, Apache httpd (event MPM) and Node.js close within a few
+// milliseconds of their setting (Node.js a second after it;
+// TestServersCloseOnTime). Until a second close agrees, or when closes
+// lie further apart (a server that sweeps its idle connections once a
+// second closes anywhere in that second, and one close tells nothing of
+// the next), the limit is the ratio of the smallest. The largest close
+// counts for TTL after it was measured, so one measured late ages out. A
+// close is measured from when the client released the connection, after
+// the backend's own idle clock started, so it errs short. Configured
+// timeouts keep the ratio, as their slack is unknown, and cap the limit,
+// as do stale failures.
 //
 // # Feeding a Tracker
 //

@@ -32,6 +32,6 @@ func ExampleTracker_Restore() {
 	learned[0].Evidence[0].Idle = -time.Second
 	fmt.Println(idle.NewTracker().Restore(learned))
 	// Output:
-	// 1.91875s observed
+	// 1.6s observed
 	// idle: invalid learned entry 0 (key "http://api:8080"): evidence 0 (closed): idle -1s is not positive
 }

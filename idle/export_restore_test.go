@@ -194,7 +194,7 @@ func TestRestoreKeepsWhatTheTrackerKnows(t *testing.T) {
 	if err := b.Restore(a.Export()); err != nil {
 		t.Fatal(err)
 	}
-	if l := b.Limit(key); l.Timeout != measured(3*time.Second) {
-		t.Fatalf("limit %v, want the tracker's own %v", l.Timeout, measured(3*time.Second))
+	if l := b.Limit(key); l.Timeout != ratio(3*time.Second) {
+		t.Fatalf("limit %v, want the tracker's own %v", l.Timeout, ratio(3*time.Second))
 	}
 }

@@ -78,7 +78,7 @@ func TestTrackerForgetsLeastRecentlyUsed(t *testing.T) {
 		tr.ObserveKeepAlive(fmt.Sprintf("http://cold%d:80", i), []string{"timeout=5"})
 		_ = tr.Limit(hot) // a request to hot
 	}
-	if l := tr.Limit(hot); l.Timeout != measured(3*time.Second) {
+	if l := tr.Limit(hot); l.Timeout != ratio(3*time.Second) {
 		t.Errorf("the backend in use was forgotten: %+v", l)
 	}
 }

@@ -55,8 +55,9 @@ type Limit struct {
 // them before first use, and not afterwards. The Tracker never writes them.
 type Tracker struct {
 	// Ratio scales the smallest configured or advertised timeout (and
-	// stale failure), so the client closes first; a measured close gets
-	// a margin instead (see the package doc). Values outside (0, 1] mean
+	// stale failure, and measured close until a second agrees with it),
+	// so the client closes first; measured closes that agree get a margin
+	// instead (see the package doc). Values outside (0, 1] mean
 	// DefaultRatio.
 	Ratio float64
 	// Floor and Ceiling clamp the effective limit; a zero Ceiling means
@@ -90,6 +91,7 @@ type backend struct {
 	rawHeader   string      // the last header, when it had one value
 	closed      observation // the backend closed an idle connection
 	watched     observation // the backend closed a connection retired at our limit, watched
+	latest      latest      // the latest measured close (watched or closed), and how many
 	closes      closes
 	reuse       observation // the longest idle a reused connection survived
 	stale       stale
@@ -211,6 +213,7 @@ func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	for _, exp := range [...]time.Time{
 		b.closed.expire(now, ttl),
 		b.watched.expire(now, ttl),
+		b.latest.hi.expire(now, ttl),
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
@@ -259,8 +262,11 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 		l.Timeout = t.ratioOf(l.Timeout)
 	}
 	if measured > 0 {
-		// Under the margin, the shortest limit there is: Floor.
-		m := max(measured-closeMargin(measured), time.Nanosecond)
+		m := t.ratioOf(measured)
+		if spread, ok := b.latest.agree(measured); ok {
+			// Under the margin, the shortest limit there is: Floor.
+			m = max(measured-closeMargin(measured)-spread, time.Nanosecond)
+		}
 		if l.Timeout == 0 || m < l.Timeout {
 			l.Timeout, l.Source = m, SourceObserved
 		}
@@ -307,17 +313,56 @@ func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 }
 
 // closeMargin is how far below a measured close (watched, or of a pooled
-// connection, see the package doc) the limit stays. The close is a fact,
-// so the margin is sized for what can still go wrong on the client's side
-// rather than as a ratio: a request's way to the backend, the client's
-// timer firing late and its goroutines running late under load
-// (scheduling, GC pauses on a busy 2-core machine), 50 ms in all, plus a
-// 64th of the close (1.6 %) for servers whose idle timers are coarser at
-// long timeouts. The close was measured from when the client released the
-// connection, after the backend's own idle clock had started, so the
-// measure errs short, and the smallest close within TTL wins.
+// connection, see the package doc) the limit stays once the closes agree
+// (see closeAgreement), the spread of the closes aside. The close is a
+// fact, so the margin is sized for what can still go wrong on the
+// client's side rather than as a ratio: a request's way to the backend,
+// the client's timer firing late and its goroutines running late under
+// load (scheduling, GC pauses on a busy 2-core machine), 50 ms in all,
+// plus a 64th of the close (1.6 %) for servers whose idle timers are
+// coarser at long timeouts. The close was measured from when the client
+// released the connection, after the backend's own idle clock had
+// started, so the measure errs short, and the smallest close within TTL
+// wins.
 func closeMargin(d time.Duration) time.Duration {
 	return 50*time.Millisecond + d/64
+}
+
+// closeAgreement is how far apart a backend's measured closes may lie for
+// the margin to apply: a server that closes on time closes within a few
+// milliseconds of its setting (TestServersCloseOnTime), while one that
+// sweeps its idle connections now and then (once a second, say) closes
+// anywhere in the sweep's period after it, and one close tells nothing of
+// the next.
+const closeAgreement = 50 * time.Millisecond
+
+// latest is what a backend's measured closes show of its precision.
+type latest struct {
+	hi observation // the largest measured close within TTL
+	n  int         // measured closes since hi was set anew
+}
+
+// seen records a measured close of d at now.
+func (l *latest) seen(d time.Duration, now time.Time, ttl time.Duration) {
+	if l.hi.d == 0 || !now.Before(l.hi.at.Add(ttl)) {
+		l.hi, l.n = observation{}, 0
+	}
+	if d > l.hi.d {
+		// Set when it rises only, so that one late close ages out.
+		l.hi = observation{d: d, at: now}
+	}
+	l.n++
+}
+
+// agree reports whether the measured closes, the smallest of which is
+// lo, show a server that closes on time: two at least, within
+// closeAgreement of each other. spread is how far apart they lie.
+func (l *latest) agree(lo time.Duration) (spread time.Duration, ok bool) {
+	if l.n < 2 || l.hi.d == 0 {
+		return 0, false
+	}
+	spread = max(l.hi.d-lo, 0)
+	return spread, spread <= closeAgreement
 }
 
 func (t *Tracker) ratioOf(d time.Duration) time.Duration {

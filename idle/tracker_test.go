@@ -19,6 +19,9 @@ func ratio(d time.Duration) time.Duration { return time.Duration(float64(d) * id
 // measured is the limit a measured close of d sets.
 func measured(d time.Duration) time.Duration { return d - idle.CloseMargin(d) }
 
+// agreed is the limit of measured closes lo and hi that agree.
+func agreed(lo, hi time.Duration) time.Duration { return measured(lo) - (hi - lo) }
+
 func TestTrackerLimit(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
@@ -41,7 +44,9 @@ func TestTrackerLimit(t *testing.T) {
 		t.Fatal("max=10 not kept")
 	}
 	tr.ObserveClosedIdle(key, 2*time.Second) // a measured close replaces the advertisement
-	check(measured(2*time.Second), idle.SourceObserved)
+	check(ratio(2*time.Second), idle.SourceObserved)
+	tr.ObserveClosedIdle(key, 2010*time.Millisecond) // a second agrees: the margin
+	check(agreed(2*time.Second, 2010*time.Millisecond), idle.SourceObserved)
 
 	now = now.Add(idle.DefaultTTL)
 	check(4*time.Second, idle.SourceAdvertised)
@@ -70,19 +75,19 @@ func TestTruncatedAdvertisement(t *testing.T) {
 		{name: "timeout=N is N", header: "timeout=2",
 			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceAdvertised}},
 		{name: "timeout=N, apache closes within the second after", header: "timeout=2", closed: 2300 * time.Millisecond,
-			want: idle.Limit{Timeout: measured(2300 * time.Millisecond), Source: idle.SourceObserved}},
+			want: idle.Limit{Timeout: ratio(2300 * time.Millisecond), Source: idle.SourceObserved}},
 		{name: "timeout=N, node closes a second after", header: "timeout=1", closed: 2 * time.Second,
-			want: idle.Limit{Timeout: measured(2 * time.Second), Source: idle.SourceObserved}},
+			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceObserved}},
 		{name: "timeout=N, a proxy closes sooner", header: "timeout=5", closed: 2 * time.Second,
-			want: idle.Limit{Timeout: measured(2 * time.Second), Source: idle.SourceObserved}},
+			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceObserved}},
 		{name: "timeout=0 alone is short", header: "timeout=0",
 			want: idle.Limit{Timeout: idle.DefaultFloor, Source: idle.SourceAdvertised}},
 		{name: "timeout=0 keeps max", header: "timeout=0, max=99",
 			want: idle.Limit{Timeout: idle.DefaultFloor, MaxRequests: 99, Source: idle.SourceAdvertised}},
 		{name: "timeout=0, apache's close sizes it", header: "timeout=0", closed: 300 * time.Millisecond,
-			want: idle.Limit{Timeout: measured(300 * time.Millisecond), Source: idle.SourceObserved}},
+			want: idle.Limit{Timeout: ratio(300 * time.Millisecond), Source: idle.SourceObserved}},
 		{name: "timeout=0, node's close a second later sizes it", header: "timeout=0", closed: 1300 * time.Millisecond,
-			want: idle.Limit{Timeout: measured(1300 * time.Millisecond), Source: idle.SourceObserved}},
+			want: idle.Limit{Timeout: ratio(1300 * time.Millisecond), Source: idle.SourceObserved}},
 		{name: "junk teaches nothing", header: "timeout=x"},
 	}
 	for _, tt := range tests {

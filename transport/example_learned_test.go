@@ -33,7 +33,7 @@ func ExampleTransport_Restore() {
 	}
 	l := tr.IdleLimit(&url.URL{Scheme: "http", Host: "api:8080"})
 	fmt.Println(l.Timeout, l.Source)
-	// Output: 1.91875s observed
+	// Output: 1.6s observed
 }
 
 // The live view is mounted where the caller chooses, like

@@ -189,7 +189,7 @@ func TestRestoreRejectsDamagedExport(t *testing.T) {
 	if err := rt.Restore([]idle.Learned{good}); err != nil {
 		t.Fatal(err)
 	}
-	if l := rt.IdleLimit(u); l.Source != idle.SourceObserved || l.Timeout != 1918750*time.Microsecond {
-		t.Fatalf("limit %+v, want 1.91875s observed (2 s less 50 ms and a 64th)", l)
+	if l := rt.IdleLimit(u); l.Source != idle.SourceObserved || l.Timeout != 1600*time.Millisecond {
+		t.Fatalf("limit %+v, want 1.6s observed", l)
 	}
 }
