@@ -14,7 +14,8 @@ import (
 
 // TestConnWatchReuseAtTheLimit puts the margin below a measured close to
 // the test where random gaps seldom do: once New() has measured a real
-// server's close, every request is a POST sent when the connection has
+// server's close three times (they agree, so the margin applies), every
+// request is a POST sent when the connection has
 // been idle for its limit less 2 ms, the latest moment it is reused. The
 // server must still take each one: 0 failed, and almost all of them on
 // the one connection. With no margin the server's close races these
@@ -25,14 +26,15 @@ func TestConnWatchReuseAtTheLimit(t *testing.T) {
 	}
 	const T = 250 * time.Millisecond
 	servers := []struct {
-		name string
-		url  func(t *testing.T) *url.URL
-		n    int
+		name  string
+		url   func(t *testing.T) *url.URL
+		close time.Duration
+		n     int
 	}{
-		{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, 40},
-		{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, 40},
-		{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, 40},
-		{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, 12}, // closes at 1.25 s
+		{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T, 40},
+		{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T, 40},
+		{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T, 40},
+		{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, T + time.Second, 12},
 	}
 	var wg sync.WaitGroup
 	for _, s := range servers {
@@ -43,22 +45,25 @@ func TestConnWatchReuseAtTheLimit(t *testing.T) {
 			var dials atomic.Int32
 			rt := New(WithBase(countingBase(&dials)))
 			defer rt.CloseIdleConnections()
-			// Learn: a request, then idle until a close was measured.
-			if err := do(t, rt, http.MethodGet, u); err != nil {
-				t.Errorf("%s: %v", s.name, err)
-				return
-			}
-			for deadline := time.Now().Add(5 * time.Second); rt.IdleLimit(u).Source != idle.SourceObserved; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Errorf("%s: no close measured in 5 s; limit %+v", s.name, rt.IdleLimit(u))
+			// Learn: three times a request, then idle past the close, so
+			// that three closes are measured and agree.
+			for range 3 {
+				if err := do(t, rt, http.MethodGet, u); err != nil {
+					t.Errorf("%s: %v", s.name, err)
 					return
 				}
+				time.Sleep(s.close + 100*time.Millisecond)
 			}
 			if err := do(t, rt, http.MethodGet, u); err != nil {
 				t.Errorf("%s: %v", s.name, err)
 				return
 			}
 			l := rt.IdleLimit(u)
+			// The margin's limit, not the ratio's (200 ms and 1 s).
+			if l.Source != idle.SourceObserved || l.Timeout >= s.close-50*time.Millisecond || l.Timeout <= s.close-100*time.Millisecond {
+				t.Errorf("%s: limit %v from %v, want the measured close less its margin, in (%v, %v)", s.name, l.Timeout, l.Source, s.close-100*time.Millisecond, s.close-50*time.Millisecond)
+				return
+			}
 			before := dials.Load()
 			failed := 0
 			for i := range s.n {
