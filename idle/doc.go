@@ -7,11 +7,12 @@
 //
 // The effective limit of a backend is
 //
-//	min(configured, advertised, observed) x ratio
+//	min(min(configured, advertised, stale) x ratio, measured close - margin)
 //
-// (with the advertised timeout replaced by a watched close, see below)
-// clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come
-// from the caller. Observations expire after [Tracker.TTL], so that a limit
+// (a measured close, see below, replaces the advertised timeout, and gets
+// the margin once a second close agrees with it, the ratio until then)
+// clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come from the
+// caller. Observations expire after [Tracker.TTL], so that a limit
 // can rise again when a backend is reconfigured.
 //
 // # Advertised timeouts
@@ -36,10 +37,11 @@
 //
 // # Observed timeouts
 //
-// A connection the backend closed while it sat idle is an upper bound on
-// the backend's timeout ([Tracker.ObserveClosedIdle]), except closes that
-// reveal a restart: many connections closed at once after idle times far
-// apart.
+// A connection the backend closed while it sat idle in the pool, seen as
+// it happened, measures the backend's timeout ([Tracker.ObserveClosedIdle]):
+// nothing raced it, so it is the same evidence as a watched close (below),
+// and sets the limit the same way. Closes that reveal a restart (many
+// connections closed at once after idle times far apart) teach nothing.
 //
 // A request that failed on a reused connection is evidence only when it
 // has a stale connection's shape ([Tracker.ObserveStale]): no response
@@ -58,10 +60,28 @@
 // limit can show which: package transport keeps it open, unused, until
 // the backend closes it ([Tracker.ObserveWatchedClose]). Nothing can race
 // that close, so it measures the real timeout; while it holds (TTL) it
-// replaces the advertised one, and the limit is that close less a margin
-// for the round trip and late timers, max(50 ms, a tenth), rather than a
-// ratio of it. Configured timeouts keep the ratio, as their slack is
-// unknown, and cap the limit, as do the backend's other closes.
+// replaces the advertised one.
+//
+// A measured close, watched or of a pooled connection, is a fact rather
+// than a setting whose slack is unknown. Once two measured closes within
+// TTL lie within 50 ms of each other, the backend closes on time, and the
+// limit is the smallest less a margin, not a ratio of it: 50 ms for what
+// can still go wrong on the client's side (the request's way to the
+// backend, the client's timer firing late, its goroutines running late
+// under load: scheduling and GC pauses on a busy 2-core machine), plus a
+// 64th of the close (1.6 %) for coarse server timers, plus the spread of
+// the closes; a close under the margin gives Floor. Go's http.Server,
+// nginx, Apache httpd (event MPM) and Node.js close within a few
+// milliseconds of their setting (Node.js a second after it;
+// TestServersCloseOnTime). Until a second close agrees, or when closes
+// lie further apart (a server that sweeps its idle connections once a
+// second closes anywhere in that second, and one close tells nothing of
+// the next), the limit is the ratio of the smallest. The largest close
+// counts for TTL after it was measured, so one measured late ages out. A
+// close is measured from when the client released the connection, after
+// the backend's own idle clock started, so it errs short. Configured
+// timeouts keep the ratio, as their slack is unknown, and cap the limit,
+// as do stale failures.
 //
 // # Feeding a Tracker
 //

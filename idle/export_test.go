@@ -17,3 +17,6 @@ const (
 	StaleAfterWrite = staleAfterWrite
 	ConfirmWindow   = confirmWindow
 )
+
+// CloseMargin is how far below a measured close the limit stays.
+func CloseMargin(d time.Duration) time.Duration { return closeMargin(d) }

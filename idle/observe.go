@@ -51,10 +51,11 @@ func (b *backend) sameHeader(values []string) bool {
 
 // ObserveClosedIdle records that the backend closed a connection that had
 // been idle for idleFor, seen as it happened (a pending read on the idle
-// connection returned): the backend's timeout is at most that. Closes that
-// reveal a restart (closes within 50 ms of each other after idle times far
-// apart) are ignored, and undo what the same restart's first closes
-// taught.
+// connection returned): the backend's timeout is at most that, and, as
+// nothing raced that close, it measures the real one, like a watched close
+// ([Tracker.ObserveWatchedClose]), and sets the limit the same way. Closes that reveal a restart (closes within 50 ms of
+// each other after idle times far apart) are ignored, and undo what the
+// same restart's first closes taught.
 //
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
@@ -67,10 +68,14 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 			if restore != nil {
 				b.closed = *restore
 			}
+			// The restart's first closes counted as measures: the
+			// closes after it must agree anew.
+			b.latest = latest{}
 			return
 		}
 		b.closes.seen(now, idleFor, b.closed)
 		b.closed.lower(idleFor, now, t.ttl())
+		b.latest.seen(idleFor, now, t.ttl())
 	})
 }
 
@@ -80,11 +85,13 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // have raced that close, so it measures the backend's real idle timeout,
 // where an advertised one is only a lower bound (Node.js closes a second
 // after what it advertises). While it holds (TTL), it replaces the
-// advertised timeout: the limit becomes idleFor less a margin for the
-// round trip and late timers (the larger of 50 ms and a tenth), where
-// the advertised one is scaled by Ratio. Configured timeouts and the
-// backend's other closes still cap it. The smallest watched close within
-// TTL wins.
+// advertised timeout. The smallest measured close (watched, or
+// [Tracker.ObserveClosedIdle]) within TTL sets the limit: scaled by Ratio
+// while it is the only one, or while the closes lie more than 50 ms
+// apart; once two agree, less a margin for the round trip and the
+// client's late timers and goroutines (50 ms, plus a 64th of the close
+// for coarse server timers, plus the spread of the closes). Configured
+// timeouts and stale failures still cap it.
 //
 // Package transport calls it for the connections it retires; so may a
 // caller feeding a shared Tracker, with the same care: only for a
@@ -94,7 +101,10 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 		return
 	}
 	now := t.clock()
-	t.update(key, now, false, func(b *backend) { b.watched.lower(idleFor, now, t.ttl()) })
+	t.update(key, now, false, func(b *backend) {
+		b.watched.lower(idleFor, now, t.ttl())
+		b.latest.seen(idleFor, now, t.ttl())
+	})
 }
 
 // ObserveStale records a request that failed on a reused HTTP/1

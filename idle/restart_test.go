@@ -16,19 +16,19 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 	tests := []struct {
 		name   string
 		closes []closed
-		want   time.Duration // the bound learned; 0: none
+		want   time.Duration // the limit learned; 0: none
 	}{
-		{"one close", []closed{{0, 2 * time.Second}}, 2 * time.Second},
-		{"went idle together, closed together: a timeout",
-			[]closed{{0, 2 * time.Second}, {time.Millisecond, 2*time.Second + 20*time.Millisecond}}, 2 * time.Second},
+		{"one close", []closed{{0, 2 * time.Second}}, ratio(2 * time.Second)},
+		{"went idle together, closed together: a timeout, and they agree",
+			[]closed{{0, 2 * time.Second}, {time.Millisecond, 2*time.Second + 20*time.Millisecond}}, agreed(2*time.Second, 2*time.Second+20*time.Millisecond)},
 		{"closed together after different idle times: a restart",
 			[]closed{{0, 200 * time.Millisecond}, {time.Millisecond, 5 * time.Second}}, 0},
 		{"the rest of a restart is ignored too, even closes alike",
 			[]closed{{0, 3 * time.Second}, {time.Millisecond, 100 * time.Millisecond}, {time.Millisecond, 100 * time.Millisecond}, {time.Millisecond, 90 * time.Millisecond}}, 0},
 		{"different idle times seen apart: two timeouts, the smaller wins",
-			[]closed{{0, 5 * time.Second}, {time.Second, 2 * time.Second}}, 2 * time.Second},
-		{"closes after the restart teach again",
-			[]closed{{0, 300 * time.Millisecond}, {time.Millisecond, 4 * time.Second}, {time.Second, 3 * time.Second}}, 3 * time.Second},
+			[]closed{{0, 5 * time.Second}, {time.Second, 2 * time.Second}}, ratio(2 * time.Second)},
+		{"closes after the restart teach again, and must agree anew",
+			[]closed{{0, 300 * time.Millisecond}, {time.Millisecond, 4 * time.Second}, {time.Second, 3 * time.Second}}, ratio(3 * time.Second)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 			got := tr.Limit(key)
 			want := idle.Limit{}
 			if tt.want > 0 {
-				want = idle.Limit{Timeout: time.Duration(float64(tt.want) * idle.DefaultRatio), Source: idle.SourceObserved}
+				want = idle.Limit{Timeout: tt.want, Source: idle.SourceObserved}
 			}
 			if got != want {
 				t.Fatalf("Limit = %+v, want %+v", got, want)
@@ -69,7 +69,7 @@ func TestRestartKeepsEarlierEvidence(t *testing.T) {
 		t.Fatalf("after the restart the limit is %v, want %v (from the stale reuse)", got, want)
 	}
 	now = now.Add(idle.DefaultTTL - 90*time.Second) // the stale bound expired, the closed one not yet
-	if got, want := tr.Limit(key).Timeout, time.Duration(float64(10*time.Second)*idle.DefaultRatio); got != want {
+	if got, want := tr.Limit(key).Timeout, ratio(10*time.Second); got != want {
 		t.Fatalf("once the stale bound expired the limit is %v, want %v", got, want)
 	}
 }

@@ -188,7 +188,7 @@ func TestTruncatedAdvertisementAgainstServers(t *testing.T) {
 				t.Errorf("from the header alone: %+v, want %+v", fromHeader, want)
 			}
 			if learned.Source != idle.SourceObserved || learned.Timeout != ratio(closedAfter) {
-				t.Errorf("after the close: %+v, want %v observed", learned, ratio(closedAfter))
+				t.Errorf("after the close: %+v, want %v observed (one close: the ratio)", learned, ratio(closedAfter))
 			}
 			for _, l := range []idle.Limit{fromHeader, learned} {
 				if l.Timeout >= closedAfter || l.Timeout >= tt.closeAt {

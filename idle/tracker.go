@@ -54,8 +54,11 @@ type Limit struct {
 // Create it with [NewTracker]. Its settings are the exported fields: set
 // them before first use, and not afterwards. The Tracker never writes them.
 type Tracker struct {
-	// Ratio scales the smallest known timeout, so the client closes
-	// first. Values outside (0, 1] mean DefaultRatio.
+	// Ratio scales the smallest configured or advertised timeout (and
+	// stale failure, and measured close until a second agrees with it),
+	// so the client closes first; measured closes that agree get a margin
+	// instead (see the package doc). Values outside (0, 1] mean
+	// DefaultRatio.
 	Ratio float64
 	// Floor and Ceiling clamp the effective limit; a zero Ceiling means
 	// none.
@@ -88,6 +91,7 @@ type backend struct {
 	rawHeader   string      // the last header, when it had one value
 	closed      observation // the backend closed an idle connection
 	watched     observation // the backend closed a connection retired at our limit, watched
+	latest      latest      // the latest measured close (watched or closed), and how many
 	closes      closes
 	reuse       observation // the longest idle a reused connection survived
 	stale       stale
@@ -209,6 +213,7 @@ func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	for _, exp := range [...]time.Time{
 		b.closed.expire(now, ttl),
 		b.watched.expire(now, ttl),
+		b.latest.hi.expire(now, ttl),
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
@@ -235,16 +240,19 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	}
 	pick(configured, SourceConfigured)
 	// An advertised timeout is a lower bound on the backend's real close
-	// (see the package doc); a watched close measured the real one, and
-	// replaces it, with its own margin below.
-	watched := b.watched.d
-	if watched == 0 {
+	// (see the package doc); a close the backend was seen to make of an
+	// idle connection, watched or pooled, measured the real one: it
+	// replaces the advertised timeout, with its own margin below.
+	measured := b.watched.d
+	if c := b.closed.d; c > 0 && (measured == 0 || c < measured) {
+		measured = c
+	}
+	if measured == 0 {
 		pick(b.advertised.Timeout, SourceAdvertised)
 	}
 	// timeout=0 says "under a second", no lower bound: until a close
 	// sizes it, only a short limit is safe.
-	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && b.closed.d == 0 && watched == 0
-	pick(b.closed.d, SourceObserved)
+	underSecond := b.advertised.HasTimeout && b.advertised.Timeout == 0 && measured == 0
 	pick(b.stale.confirmed.d, SourceObserved)
 	first := b.stale.first.d
 	if first > 0 && !t.contradicts(b, first) {
@@ -253,8 +261,15 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	if l.Timeout > 0 {
 		l.Timeout = t.ratioOf(l.Timeout)
 	}
-	if w := watched - watchMargin(watched); watched > 0 && w > 0 && (l.Timeout == 0 || w < l.Timeout) {
-		l.Timeout, l.Source = w, SourceObserved
+	if measured > 0 {
+		m := t.ratioOf(measured)
+		if spread, ok := b.latest.agree(measured); ok {
+			// Under the margin, the shortest limit there is: Floor.
+			m = max(measured-closeMargin(measured)-spread, time.Nanosecond)
+		}
+		if l.Timeout == 0 || m < l.Timeout {
+			l.Timeout, l.Source = m, SourceObserved
+		}
 	}
 	if first > 0 && t.beyondReuses(b, first) && (l.Timeout == 0 || b.reuse.d < l.Timeout) {
 		// One failure past every reuse that worked, too close to them to
@@ -297,13 +312,57 @@ func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 	return b.reuse.d > 0 && d > b.reuse.d && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
 }
 
-// watchMargin is how far below a watched close the limit stays: the
-// request's way to the backend, plus the client's timer firing late under
-// load (scheduling, GC pauses on a busy 2-core machine). The close was
-// measured from when the client released the connection, after the
-// backend's own idle clock had started, so the measure errs short.
-func watchMargin(d time.Duration) time.Duration {
-	return max(50*time.Millisecond, d/10)
+// closeMargin is how far below a measured close (watched, or of a pooled
+// connection, see the package doc) the limit stays once the closes agree
+// (see closeAgreement), the spread of the closes aside. The close is a
+// fact, so the margin is sized for what can still go wrong on the
+// client's side rather than as a ratio: a request's way to the backend,
+// the client's timer firing late and its goroutines running late under
+// load (scheduling, GC pauses on a busy 2-core machine), 50 ms in all,
+// plus a 64th of the close (1.6 %) for servers whose idle timers are
+// coarser at long timeouts. The close was measured from when the client
+// released the connection, after the backend's own idle clock had
+// started, so the measure errs short, and the smallest close within TTL
+// wins.
+func closeMargin(d time.Duration) time.Duration {
+	return 50*time.Millisecond + d/64
+}
+
+// closeAgreement is how far apart a backend's measured closes may lie for
+// the margin to apply: a server that closes on time closes within a few
+// milliseconds of its setting (TestServersCloseOnTime), while one that
+// sweeps its idle connections now and then (once a second, say) closes
+// anywhere in the sweep's period after it, and one close tells nothing of
+// the next.
+const closeAgreement = 50 * time.Millisecond
+
+// latest is what a backend's measured closes show of its precision.
+type latest struct {
+	hi observation // the largest measured close within TTL
+	n  int         // measured closes since hi was set anew
+}
+
+// seen records a measured close of d at now.
+func (l *latest) seen(d time.Duration, now time.Time, ttl time.Duration) {
+	if l.hi.d == 0 || !now.Before(l.hi.at.Add(ttl)) {
+		l.hi, l.n = observation{}, 0
+	}
+	if d > l.hi.d {
+		// Set when it rises only, so that one late close ages out.
+		l.hi = observation{d: d, at: now}
+	}
+	l.n++
+}
+
+// agree reports whether the measured closes, the smallest of which is
+// lo, show a server that closes on time: two at least, within
+// closeAgreement of each other. spread is how far apart they lie.
+func (l *latest) agree(lo time.Duration) (spread time.Duration, ok bool) {
+	if l.n < 2 || l.hi.d == 0 {
+		return 0, false
+	}
+	spread = max(l.hi.d-lo, 0)
+	return spread, spread <= closeAgreement
 }
 
 func (t *Tracker) ratioOf(d time.Duration) time.Duration {

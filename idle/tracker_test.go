@@ -16,6 +16,12 @@ func fakeClock(now *time.Time) *idle.Tracker {
 
 func ratio(d time.Duration) time.Duration { return time.Duration(float64(d) * idle.DefaultRatio) }
 
+// measured is the limit a measured close of d sets.
+func measured(d time.Duration) time.Duration { return d - idle.CloseMargin(d) }
+
+// agreed is the limit of measured closes lo and hi that agree.
+func agreed(lo, hi time.Duration) time.Duration { return measured(lo) - (hi - lo) }
+
 func TestTrackerLimit(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
@@ -37,8 +43,10 @@ func TestTrackerLimit(t *testing.T) {
 	if tr.Limit(key).MaxRequests != 10 {
 		t.Fatal("max=10 not kept")
 	}
-	tr.ObserveClosedIdle(key, 2*time.Second)
-	check(1600*time.Millisecond, idle.SourceObserved)
+	tr.ObserveClosedIdle(key, 2*time.Second) // a measured close replaces the advertisement
+	check(ratio(2*time.Second), idle.SourceObserved)
+	tr.ObserveClosedIdle(key, 2010*time.Millisecond) // a second agrees: the margin
+	check(agreed(2*time.Second, 2010*time.Millisecond), idle.SourceObserved)
 
 	now = now.Add(idle.DefaultTTL)
 	check(4*time.Second, idle.SourceAdvertised)
@@ -67,9 +75,9 @@ func TestTruncatedAdvertisement(t *testing.T) {
 		{name: "timeout=N is N", header: "timeout=2",
 			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceAdvertised}},
 		{name: "timeout=N, apache closes within the second after", header: "timeout=2", closed: 2300 * time.Millisecond,
-			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceAdvertised}},
+			want: idle.Limit{Timeout: ratio(2300 * time.Millisecond), Source: idle.SourceObserved}},
 		{name: "timeout=N, node closes a second after", header: "timeout=1", closed: 2 * time.Second,
-			want: idle.Limit{Timeout: ratio(time.Second), Source: idle.SourceAdvertised}},
+			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceObserved}},
 		{name: "timeout=N, a proxy closes sooner", header: "timeout=5", closed: 2 * time.Second,
 			want: idle.Limit{Timeout: ratio(2 * time.Second), Source: idle.SourceObserved}},
 		{name: "timeout=0 alone is short", header: "timeout=0",

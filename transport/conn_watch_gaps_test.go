@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -12,60 +13,132 @@ import (
 	"github.com/resilient-http/resilient/internal/testserver"
 )
 
-// TestConnWatchRandomGaps compares, against real servers with a 1 s idle
-// setting, the dials of New() with those of a bare transport that knew
-// each server's real close (IdleConnTimeout 50 ms before it), under the
-// same seeded exponential gaps, mean half the server's timeout. It logs
-// the numbers and fails only on a failed request of ours.
+// TestConnWatchRandomGaps compares, against real servers, the dials of
+// New() with those of a bare transport that knew each server's real close
+// (IdleConnTimeout 50 ms before it), under the same seeded exponential
+// gaps, mean half the server's real close. Every request is a POST, which
+// neither retries on a stale connection: a connection reused past the
+// server's close fails the test. For each server at a 1 s and a 250 ms
+// setting, from the 11th request on (the first 10 are where New() learns
+// the real close), New() dials at most 10 % more than the oracle, plus
+// one dial for a gap that lands between the two limits, and the sum over
+// all servers at most 10 % more, in a run where this process saw no
+// stall over 15 ms; neither client fails a request, in any run.
 func TestConnWatchRandomGaps(t *testing.T) {
 	if testing.Short() {
-		t.Skip("20 s")
+		t.Skip("35 s")
 	}
-	const T = time.Second
-	servers := []struct {
+	type server struct {
 		name  string
 		url   func(t *testing.T) *url.URL
 		close time.Duration // when the server really closes an idle connection
-	}{
-		{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T},
-		{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T},
-		{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T},
-		{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, 2 * T},
+		n     int           // requests, about 30 s of gaps
 	}
-	const n, seed = 40, 11
-	for _, s := range servers {
-		t.Run(s.name, func(t *testing.T) {
-			t.Parallel()
-			u := s.url(t)
+	var servers []server
+	for _, T := range []time.Duration{time.Second, 250 * time.Millisecond} {
+		n := int(30 * time.Second / (T / 2))
+		servers = append(servers,
+			server{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T, n},
+			server{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T, n},
+			server{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T, n},
+			// Node.js closes a second after its keepAliveTimeout.
+			server{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, T + time.Second, int(30 * time.Second / ((T + time.Second) / 2))},
+		)
+	}
+	const seed, learning = 11, 10
+	type result struct {
+		name                     string
+		ours, oracle             int32 // dials from request learning+1 on
+		oursTotal, oracleTotal   int32
+		oursFailed, oracleFailed int
+	}
+	// A stall of this process (a loaded machine, -race) that delays a
+	// connection's release makes the close measured on it short, and
+	// the limit follows it down: safe, but it costs dials that have
+	// nothing to do with the rule. The dial bounds are asserted only for
+	// a run that saw no stall over maxStall; failures always.
+	stalls := make(chan time.Duration, 1)
+	quit := make(chan struct{})
+	go func() {
+		var worst time.Duration
+		defer func() { stalls <- worst }()
+		for {
+			start := time.Now()
+			select {
+			case <-quit:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			worst = max(worst, time.Since(start)-5*time.Millisecond)
+		}
+	}()
+	// The servers run at once, each in its own goroutine: as parallel
+	// subtests, -parallel (GOMAXPROCS, 2 here) would run them two by two.
+	results := make([]result, len(servers))
+	var all sync.WaitGroup
+	for i, s := range servers {
+		u := s.url(t)
+		all.Add(1)
+		go func() {
+			defer all.Done()
+			r := &results[i]
+			r.name = fmt.Sprintf("%s-%v", s.name, s.close)
 			var ours, oracle atomic.Int32
 			rt := New(WithBase(countingBase(&ours)))
-			t.Cleanup(rt.CloseIdleConnections)
+			defer rt.CloseIdleConnections()
 			knew := countingBase(&oracle)
 			knew.IdleConnTimeout = s.close - 50*time.Millisecond
-			t.Cleanup(knew.CloseIdleConnections)
+			defer knew.CloseIdleConnections()
+			mean := s.close / 2
 			var wg sync.WaitGroup
-			var oursFailed, oracleFailed int
-			run := func(rt http.RoundTripper, failed *int) {
+			run := func(rt http.RoundTripper, dials *atomic.Int32, learned *int32, failed *int) {
 				defer wg.Done()
 				gaps := rand.New(rand.NewPCG(seed, 0))
-				for i := range n {
-					time.Sleep(time.Duration(gaps.ExpFloat64() * float64(T/2)))
-					if err := do(t, rt, http.MethodGet, u); err != nil {
-						t.Logf("request %d: %v", i, err)
+				for i := range s.n {
+					if i == learning {
+						*learned = dials.Load()
+					}
+					time.Sleep(time.Duration(gaps.ExpFloat64() * float64(mean)))
+					if err := do(t, rt, http.MethodPost, u); err != nil {
+						t.Logf("%s: request %d: %v", r.name, i, err)
 						*failed++
 					}
 				}
 			}
+			var oursLearned, oracleLearned int32
 			wg.Add(2)
-			go run(rt, &oursFailed)
-			go run(knew, &oracleFailed)
+			go run(rt, &ours, &oursLearned, &r.oursFailed)
+			go run(knew, &oracle, &oracleLearned, &r.oracleFailed)
 			wg.Wait()
+			r.oursTotal, r.oracleTotal = ours.Load(), oracle.Load()
+			r.ours, r.oracle = r.oursTotal-oursLearned, r.oracleTotal-oracleLearned
 			l := rt.IdleLimit(u)
-			t.Logf("%s: %d requests, exponential gaps mean %v (seed %d): ours %d dials, %d failed (limit %v from %v); knowing the close at %v: %d dials, %d failed",
-				s.name, n, T/2, seed, ours.Load(), oursFailed, l.Timeout, l.Source, s.close, oracle.Load(), oracleFailed)
-			if oursFailed != 0 {
-				t.Errorf("%d failed requests", oursFailed)
-			}
-		})
+			t.Logf("%s: %d POSTs, exponential gaps mean %v (seed %d): ours %d dials (%d from request %d on), %d failed, limit %v from %v; knowing the close at %v: %d dials (%d), %d failed",
+				r.name, s.n, mean, seed, r.oursTotal, r.ours, learning+1, r.oursFailed, l.Timeout, l.Source, s.close, r.oracleTotal, r.oracle, r.oracleFailed)
+		}()
+	}
+	all.Wait()
+	close(quit)
+	stall := <-stalls
+	const maxStall = 15 * time.Millisecond
+	quiet := stall <= maxStall
+	var ours, oracle int32
+	for _, r := range results {
+		if r.oursFailed != 0 || r.oracleFailed != 0 {
+			t.Errorf("%s: failed requests: ours %d, the oracle's %d", r.name, r.oursFailed, r.oracleFailed)
+		}
+		if quiet && float64(r.ours) > 1.1*float64(r.oracle)+1 {
+			t.Errorf("%s: ours %d dials from request %d on, the oracle %d: more than 10 %% + 1 over", r.name, r.ours, learning+1, r.oracle)
+		}
+		ours += r.ours
+		oracle += r.oracle
+	}
+	t.Logf("all servers, from request %d on: ours %d dials, the oracle %d (%.3f); the longest stall %v", learning+1, ours, oracle, float64(ours)/float64(max(oracle, 1)), stall.Round(100*time.Microsecond))
+	if !quiet {
+		t.Logf("a stall over %v: the dial bounds are not asserted", maxStall)
+		return
+	}
+	if float64(ours) > 1.1*float64(oracle) {
+		t.Errorf("ours %d dials over all servers, the oracle %d: more than 10 %% over", ours, oracle)
 	}
 }
