@@ -180,7 +180,7 @@ func (a *attemptTrace) gotConnHook(info httptrace.GotConnInfo) {
 		return
 	}
 	a.written0, a.read0 = c.written.Load(), c.read.Load()
-	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn)
+	a.gen, a.isHTTP2 = c.acquire(a.req.URL, info.Conn, info.IdleTime)
 	if a.retire != nil && !a.isHTTP2 && c.pastAge() {
 		a.retire["Connection"] = []string{"close"}
 	}

@@ -292,8 +292,19 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // generation that the attempt must present to release it, and whether the
 // connection is known to speak HTTP/2. reported is what httptrace reported
 // for it (c or a *tls.Conn around c).
-func (c *conn) acquire(u *url.URL, reported net.Conn) (gen uint64, http2 bool) {
+//
+// idleFor is how long net/http says the connection sat in its pool. One
+// idle past its limit is closed here, before the request wrote a byte to
+// it: its timer ran late (on a busy machine a timer can fire tens of
+// milliseconds late), and the backend may close it at any moment. The
+// request then goes out on another connection: net/http resends a request
+// nothing of which was written, and failing that the attempt is
+// unprocessed and retried.
+func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (gen uint64, http2 bool) {
 	c.mu.Lock()
+	if c.state == connIdle && c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
+		c.closeLocked(closedByLimit)
+	}
 	if !c.protoSeen {
 		c.protoSeen = true
 		if negotiatedHTTP2(reported) {

@@ -63,13 +63,13 @@ func TestReview2LazyIdleTimer(t *testing.T) {
 	long := advertise("60")
 	c, closed := timerConn(t, rt, u)
 
-	gen, _ := c.acquire(u, c)
+	gen, _ := c.acquire(u, c, 0)
 	c.release(gen)
 	if _, at, since, _ := c.snapshot(); !at.Equal(since.Add(long)) {
 		t.Fatalf("timer at %v after the idle start, want the limit %v", at.Sub(since), long)
 	}
 
-	gen, _ = c.acquire(u, c)
+	gen, _ = c.acquire(u, c, 0)
 	short := advertise("1")
 	if short >= long {
 		t.Fatalf("the lowered limit is %v, the first %v: the test needs it lower", short, long)
@@ -81,7 +81,7 @@ func TestReview2LazyIdleTimer(t *testing.T) {
 	}
 
 	// A firing while busy, even past the close time, does nothing.
-	gen, _ = c.acquire(u, c)
+	gen, _ = c.acquire(u, c, 0)
 	c.mu.Lock()
 	c.idleSince = time.Now().Add(-time.Hour)
 	c.mu.Unlock()
@@ -99,7 +99,7 @@ func TestReview2LazyIdleTimer(t *testing.T) {
 	// close, and sets the timer for the rest.
 	c.release(gen)
 	_, early, _, _ := c.snapshot()
-	gen, _ = c.acquire(u, c)
+	gen, _ = c.acquire(u, c, 0)
 	long = advertise("60")
 	c.release(gen)
 	if _, at, since, _ := c.snapshot(); !at.Equal(early) || !at.Before(since.Add(long)) {
@@ -117,7 +117,7 @@ func TestReview2LazyIdleTimer(t *testing.T) {
 
 	// Lowered again: the connection is closed at the short limit, not
 	// the long one.
-	gen, _ = c.acquire(u, c)
+	gen, _ = c.acquire(u, c, 0)
 	short = advertise("1")
 	c.release(gen)
 	_, _, since, _ := c.snapshot()
