@@ -123,10 +123,11 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 // was seen to close a connection, or the limit it would set is shorter
 // than an idle time after which a reuse succeeded ([Tracker.ObserveReuse]).
 // In that last case a failure past every such reuse still caps the limit
-// at the longest reuse that worked: the backend may close just past them,
-// and reusing only as long as reuses have worked is safe either way. A second one within the minute confirms it, for TTL, at the
-// smaller of the two idle times; a reuse that succeeds after idling as
-// long refutes it.
+// a margin short of the longest reuse that worked (50 ms and a 64th of
+// it): the backend may close just past them, and reusing a little less
+// long than reuses have worked is safe either way. A second one within
+// the minute confirms it, for TTL, at the smaller of the two idle times;
+// a reuse that succeeds after idling as long refutes it.
 //
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {

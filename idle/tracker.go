@@ -274,9 +274,11 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	if first > 0 && t.beyondReuses(b, first) && (l.Timeout == 0 || b.reuse.d < l.Timeout) {
 		// One failure past every reuse that worked, too close to them to
 		// apply with the margin: the backend may close just past them, or
-		// that was a stray reset. Reusing only as long as reuses have
-		// worked is safe either way, and costs a stray almost nothing.
-		l.Timeout, l.Source = b.reuse.d, SourceObserved
+		// that was a stray reset. Reusing a margin short of the longest
+		// reuse that worked is safe either way (a reuse at its very length
+		// arrives as late as that one did, with none of the round trip to
+		// spare), and costs a stray little.
+		l.Timeout, l.Source = max(b.reuse.d-closeMargin(b.reuse.d), 0), SourceObserved
 	}
 	if underSecond && (l.Timeout == 0 || underSecondLimit < l.Timeout) {
 		l.Timeout, l.Source = underSecondLimit, SourceAdvertised
