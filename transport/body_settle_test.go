@@ -59,7 +59,7 @@ func (c readSignal) Read(p []byte) (int, error) {
 // TestCallersBodyBreakingAfterTheBackend: a PUT whose body (with GetBody)
 // breaks just after the client saw the backend reset the connection is
 // the caller's failure, however the two race: it is not retried, so the
-// body, and its GetBody copies, break once.
+// body, and its GetBody copies, break at most once.
 func TestCallersBodyBreakingAfterTheBackend(t *testing.T) {
 	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
@@ -95,12 +95,15 @@ func TestCallersBodyBreakingAfterTheBackend(t *testing.T) {
 			resp.Body.Close()
 			t.Fatalf("request %d: a response from a server that answers none", i)
 		}
-		if n := failures.Load(); n != 1 {
-			t.Errorf("request %d: the body broke %d times, want once: retried after the caller's own failure (%v)", i, n, err)
+		// The reset may stop the writer before it reads the body again;
+		// then the body never broke, and the failure is the backend's.
+		n := failures.Load()
+		if n > 1 {
+			t.Errorf("request %d: the body broke %d times, want at most once: retried after the caller's own failure (%v)", i, n, err)
 		}
 		var ae *transport.AttemptError
-		if errors.As(err, &ae) && ae.Kind != retry.KindRequestBody {
-			t.Errorf("request %d: kind %v, want %v: %v", i, ae.Kind, retry.KindRequestBody, err)
+		if n == 1 && errors.As(err, &ae) && ae.Kind != retry.KindRequestBody {
+			t.Errorf("request %d: the body broke, but the kind is %v, want %v: %v", i, ae.Kind, retry.KindRequestBody, err)
 		}
 	}
 }
