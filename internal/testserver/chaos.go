@@ -180,9 +180,10 @@ type ChaosRun struct {
 	// BodyOK reports that the body was the one ChaosBody makes for the
 	// request id and the length in X-Body-Len.
 	BodyOK bool
-	// Reset reports that the backend reset the connection (RST) after
-	// this execution, possibly before the client read its answer: then
-	// the client cannot tell it from a request that never ran.
+	// Reset reports that the backend reset the connection (RST), or shut
+	// an HTTP/2 connection down, after this execution, possibly before
+	// the client read its answer: then the client cannot tell it from a
+	// request that never ran.
 	Reset bool
 }
 

@@ -305,7 +305,16 @@ func (cc *chaosH2Conn) handle(st *chaosStream) {
 		cc.writeHeaders(id, true, ":status", "2x0", "x-junk", r.hostileText())
 	case FaultGoAwayAfter:
 		// The GOAWAY covers this stream, which ran: its hostile text must
-		// not make the client believe otherwise.
+		// not make the client believe otherwise. The shutdown that
+		// follows may discard answers not yet read, of every execution on
+		// the connection, as a reset does (see FaultResetAfter): to the
+		// client the peer closed a pooled connection before the answer,
+		// the case the StaleConnection hook is documented to retry.
+		cc.mu.Lock()
+		for _, i := range cc.runs {
+			c.reset(i)
+		}
+		cc.mu.Unlock()
 		cc.goAway(http2.ErrCodeNo, r.hostileText())
 		cc.shutdown()
 	case FaultStreamResetAfter:
