@@ -270,15 +270,14 @@ func (a *attemptTrace) rewind() (io.ReadCloser, error) {
 		return nil, errInterimResponse
 	}
 	rc, err := a.getBody()
-	if _, replayed := rc.(*replayReader); err != nil || rc == nil || rc == http.NoBody || replayed {
-		return rc, err // the replay buffer records its source's failure itself
+	if err != nil {
+		return rc, err
 	}
-	if n, ok := memLen(rc); ok && n >= a.req.ContentLength {
-		return rc, nil
+	body, s := watched(rc, a.req.ContentLength)
+	if s != nil {
+		a.resent.Store(s)
 	}
-	s := newSentBody(rc, a.req.ContentLength)
-	a.resent.Store(s)
-	return s, nil
+	return body, nil
 }
 
 // progress snapshots what the attempt has done so far.

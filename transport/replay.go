@@ -347,25 +347,33 @@ type bodyWatch interface {
 // reading it failed, and returns what tells; nil for a body that cannot
 // fail. It changes r, never the caller's request.
 func watchBody(r *http.Request) bodyWatch {
-	switch body := r.Body.(type) {
-	case nil:
-		return nil
-	case *replayReader:
+	if rr, ok := r.Body.(*replayReader); ok {
 		// The buffer keeps the source's error for every reader, also those
 		// the base transport takes through GetBody.
-		return body.b
+		return rr.b
 	}
-	if r.Body == http.NoBody {
+	body, s := watched(r.Body, r.ContentLength)
+	if s == nil {
 		return nil
 	}
-	if n, ok := memLen(r.Body); ok && n >= r.ContentLength {
-		// Known to be whole: it cannot fail, and holds what the request
-		// says.
-		return nil
-	}
-	s := newSentBody(r.Body, r.ContentLength)
-	r.Body = s
+	r.Body = body
 	return s
+}
+
+// watched returns body, of a request that declares length declared, as
+// an attempt sends it, with the sentBody that records its read errors; a
+// nil sentBody, and body as it is, for no body, a replay buffer's reader
+// (the buffer records its source's failure itself) and a body known to be
+// whole, which cannot fail and holds what the request says (memLen).
+func watched(body io.ReadCloser, declared int64) (io.ReadCloser, *sentBody) {
+	if _, replayed := body.(*replayReader); replayed || body == nil || body == http.NoBody {
+		return body, nil
+	}
+	if n, ok := memLen(body); ok && n >= declared {
+		return body, nil
+	}
+	s := newSentBody(body, declared)
+	return s, s
 }
 
 // blameBody returns e as the caller's failure when reading the caller's
