@@ -52,10 +52,11 @@ func (b *backend) sameHeader(values []string) bool {
 // ObserveClosedIdle records that the backend closed a connection that had
 // been idle for idleFor, seen as it happened (a pending read on the idle
 // connection returned): the backend's timeout is at most that, and, as
-// nothing raced that close, it measures the real one, like a watched close
-// ([Tracker.ObserveWatchedClose]), and sets the limit the same way. Closes that reveal a restart (closes within 50 ms of
-// each other after idle times far apart) are ignored, and undo what the
-// same restart's first closes taught.
+// nothing raced that close, it measures the real one, like a watched
+// close ([Tracker.ObserveWatchedClose]), and sets the limit the same way.
+// Closes that reveal a restart (closes within 50 ms of each other after
+// idle times far apart) are ignored, and undo what the same restart's
+// first closes taught.
 //
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {

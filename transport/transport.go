@@ -54,11 +54,10 @@ import (
 // base transport alone: the request copy that carries the attempt's
 // httptrace hooks in its context, and that context with the hooks' table
 // and the response body wrapper, which may be used after the attempt
-// ends. The attempt's own
-// state and hooks are reused by later attempts once nothing can reach
-// them (see attempt_reuse.go); the retry decision, the idle limits and
-// telemetry with no-op providers add none on that path, nor does the
-// retry budget while it is full.
+// ends. The attempt's own state and hooks are reused by later attempts
+// once nothing can reach them (see attempt_reuse.go); the retry decision,
+// the idle limits and telemetry with no-op providers add none on that
+// path, nor does the retry budget while it is full.
 type Transport struct {
 	base  *http.Transport
 	http2 *http2.Transport // nil when HTTP/2 is not enabled on the base
