@@ -18,27 +18,37 @@ import (
 	"github.com/resilient-http/resilient/transport"
 )
 
-// lateBrokenBody yields a first chunk, then waits until the client has
-// seen the backend drop the connection before it fails: the caller's body
-// breaks while net/http is already returning the backend's error, the race
-// in which a retry would read the body again through GetBody.
-type lateBrokenBody struct {
-	seen     <-chan struct{}
-	failures *atomic.Int32
-	sent     bool
+// gatedBrokenBody yields a first chunk, then waits for its gate before it
+// fails, counting its failures. The gate is the client seeing the backend
+// drop the connection, or, with closeOpens, the body's own Close (as
+// x/net/http2 closes it, beside its writer's read, on a stream the server
+// reset): either way the caller's body breaks while the base transport is
+// already returning the backend's error, the race in which a retry would
+// read the body again through GetBody.
+type gatedBrokenBody struct {
+	gate       chan struct{}
+	closeOpens bool
+	once       sync.Once
+	failures   *atomic.Int32
+	sent       bool
 }
 
-func (b *lateBrokenBody) Read(p []byte) (int, error) {
+func (b *gatedBrokenBody) Read(p []byte) (int, error) {
 	if !b.sent {
 		b.sent = true
 		return copy(p, strings.Repeat("b", 512)), nil
 	}
-	<-b.seen
+	<-b.gate
 	b.failures.Add(1)
 	return 0, errClientGone
 }
 
-func (b *lateBrokenBody) Close() error { return nil }
+func (b *gatedBrokenBody) Close() error {
+	if b.closeOpens {
+		b.once.Do(func() { close(b.gate) })
+	}
+	return nil
+}
 
 // readSignal is a connection that closes seen when a read fails: the
 // client saw the backend's reset.
@@ -86,7 +96,7 @@ func TestCallersBodyBreakingAfterTheBackend(t *testing.T) {
 		}
 		rt := newTransport(t, transport.WithBase(base))
 		var failures atomic.Int32
-		newBody := func() io.ReadCloser { return &lateBrokenBody{seen: seen, failures: &failures} }
+		newBody := func() io.ReadCloser { return &gatedBrokenBody{gate: seen, failures: &failures} }
 		req, _ := http.NewRequest(http.MethodPut, "http://"+addr, newBody())
 		req.ContentLength = 4096
 		req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
@@ -106,31 +116,6 @@ func TestCallersBodyBreakingAfterTheBackend(t *testing.T) {
 			t.Errorf("request %d: the body broke, but the kind is %v, want %v: %v", i, ae.Kind, retry.KindRequestBody, err)
 		}
 	}
-}
-
-// closeBrokenBody yields a first chunk, then blocks until it is closed,
-// and fails: the caller's body breaks as x/net/http2 closes it, beside
-// its writer's read, on a stream the server reset.
-type closeBrokenBody struct {
-	failures *atomic.Int32
-	sent     bool
-	closed   chan struct{}
-	once     sync.Once
-}
-
-func (b *closeBrokenBody) Read(p []byte) (int, error) {
-	if !b.sent {
-		b.sent = true
-		return copy(p, strings.Repeat("b", 512)), nil
-	}
-	<-b.closed
-	b.failures.Add(1)
-	return 0, errClientGone
-}
-
-func (b *closeBrokenBody) Close() error {
-	b.once.Do(func() { close(b.closed) })
-	return nil
 }
 
 // TestCallersBodyBreakingBesideAStreamReset: over HTTP/2, a PUT whose body
@@ -153,7 +138,7 @@ func TestCallersBodyBreakingBesideAStreamReset(t *testing.T) {
 	for i := range 10 {
 		var failures atomic.Int32
 		newBody := func() io.ReadCloser {
-			return &closeBrokenBody{failures: &failures, closed: make(chan struct{})}
+			return &gatedBrokenBody{gate: make(chan struct{}), closeOpens: true, failures: &failures}
 		}
 		req, _ := http.NewRequest(http.MethodPut, srv.URL, newBody())
 		req.ContentLength = 4096

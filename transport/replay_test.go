@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,40 +91,28 @@ func TestBaseResendBrokenCopyIsTheCallers(t *testing.T) {
 	base.ForceAttemptHTTP2 = true
 	tr := newTransport(t, transport.WithBase(base))
 
-	var failures atomic.Int32
+	var mu sync.Mutex
+	var copies []*brokenBody
 	req, _ := http.NewRequest(http.MethodPut, "https://"+addr+"/", strings.NewReader(strings.Repeat("p", 5000)))
-	req.GetBody = func() (io.ReadCloser, error) { return newCountingBroken(2000, &failures), nil }
+	req.GetBody = func() (io.ReadCloser, error) {
+		b := newBrokenBody(2000, errClientGone)
+		mu.Lock()
+		copies = append(copies, b)
+		mu.Unlock()
+		return b, nil
+	}
 	_, err := tr.RoundTrip(req)
 	var ae *transport.AttemptError
 	if !errors.As(err, &ae) || ae.Kind != retry.KindRequestBody {
 		t.Fatalf("error %v, want an attempt failed with kind %v", err, retry.KindRequestBody)
 	}
-	if n := failures.Load(); n != 1 {
-		t.Errorf("the copies broke %d times, want once: sent again after the caller's own failure", n)
+	mu.Lock()
+	defer mu.Unlock()
+	failures := 0
+	for _, b := range copies {
+		failures += b.failedReads()
+	}
+	if failures != 1 {
+		t.Errorf("the copies broke %d times, want once: sent again after the caller's own failure", failures)
 	}
 }
-
-// countingBroken yields n bytes, then fails, counting its failures.
-type countingBroken struct {
-	left     int
-	failures *atomic.Int32
-}
-
-func newCountingBroken(n int, failures *atomic.Int32) io.ReadCloser {
-	return &countingBroken{left: n, failures: failures}
-}
-
-func (b *countingBroken) Read(p []byte) (int, error) {
-	if b.left == 0 {
-		b.failures.Add(1)
-		return 0, errClientGone
-	}
-	n := min(len(p), b.left)
-	for i := range n {
-		p[i] = 'c'
-	}
-	b.left -= n
-	return n, nil
-}
-
-func (b *countingBroken) Close() error { return nil }
