@@ -269,6 +269,10 @@ func (a *attemptTrace) rewind() (io.ReadCloser, error) {
 	if !a.idempotent && a.interim.Load() {
 		return nil, errInterimResponse
 	}
+	if err := a.bodyErr(); err != nil {
+		// A body it sent broke: the caller's failure, never read again.
+		return nil, err
+	}
 	rc, err := a.getBody()
 	if err != nil {
 		return rc, err
@@ -278,6 +282,20 @@ func (a *attemptTrace) rewind() (io.ReadCloser, error) {
 		a.resent.Store(s)
 	}
 	return body, nil
+}
+
+// bodyErr is the read error of a body the attempt sent, the first or a
+// copy the base transport took to resend; nil while none broke.
+func (a *attemptTrace) bodyErr() error {
+	if a.sent != nil {
+		if err := a.sent.readErr(); err != nil {
+			return err
+		}
+	}
+	if rs := a.resent.Load(); rs != nil {
+		return rs.readErr()
+	}
+	return nil
 }
 
 // progress snapshots what the attempt has done so far.
