@@ -29,19 +29,9 @@ func TestServersCloseOnTime(t *testing.T) {
 		t.Skip("10 s")
 	}
 	const T = time.Second
-	servers := []struct {
-		name  string
-		url   func(t *testing.T) *url.URL
-		close time.Duration
-	}{
-		{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T},
-		{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T},
-		{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T},
-		{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, T + time.Second},
-	}
 	var all sync.WaitGroup
-	for _, s := range servers {
-		u := s.url(t)
+	for _, s := range testserver.IdleServers(T) {
+		u := s.Start(t)
 		all.Add(1)
 		go func() {
 			defer all.Done()
@@ -58,7 +48,7 @@ func TestServersCloseOnTime(t *testing.T) {
 					for range 3 {
 						d, err := closeAfter(u)
 						if err != nil {
-							t.Errorf("%s: %v", s.name, err)
+							t.Errorf("%s: %v", s.Name, err)
 							return
 						}
 						mu.Lock()
@@ -73,9 +63,9 @@ func TestServersCloseOnTime(t *testing.T) {
 			}
 			slices.Sort(closes)
 			first, last := closes[0], closes[len(closes)-1]
-			t.Logf("%s (closes at %v): %d closes from %v to %v after the response", s.name, s.close, len(closes), first, last)
-			if first < s.close-20*time.Millisecond || last > s.close+100*time.Millisecond {
-				t.Errorf("%s closed idle connections from %v to %v, want within [%v, %v]", s.name, first, last, s.close-20*time.Millisecond, s.close+100*time.Millisecond)
+			t.Logf("%s (closes at %v): %d closes from %v to %v after the response", s.Name, s.Close, len(closes), first, last)
+			if first < s.Close-20*time.Millisecond || last > s.Close+100*time.Millisecond {
+				t.Errorf("%s closed idle connections from %v to %v, want within [%v, %v]", s.Name, first, last, s.Close-20*time.Millisecond, s.Close+100*time.Millisecond)
 			}
 		}()
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,21 +28,14 @@ func TestConnWatchRandomGaps(t *testing.T) {
 		t.Skip("35 s")
 	}
 	type server struct {
-		name  string
-		url   func(t *testing.T) *url.URL
-		close time.Duration // when the server really closes an idle connection
-		n     int           // requests, about 30 s of gaps
+		testserver.IdleServer
+		n int // requests, about 30 s of gaps
 	}
 	var servers []server
 	for _, T := range []time.Duration{time.Second, 250 * time.Millisecond} {
-		n := int(30 * time.Second / (T / 2))
-		servers = append(servers,
-			server{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T, n},
-			server{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T, n},
-			server{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T, n},
-			// Node.js closes a second after its keepAliveTimeout.
-			server{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, T + time.Second, int(30 * time.Second / ((T + time.Second) / 2))},
-		)
+		for _, s := range testserver.IdleServers(T) {
+			servers = append(servers, server{s, int(30 * time.Second / (s.Close / 2))})
+		}
 	}
 	const seed, learning = 11, 10
 	type result struct {
@@ -78,19 +70,19 @@ func TestConnWatchRandomGaps(t *testing.T) {
 	results := make([]result, len(servers))
 	var all sync.WaitGroup
 	for i, s := range servers {
-		u := s.url(t)
+		u := s.Start(t)
 		all.Add(1)
 		go func() {
 			defer all.Done()
 			r := &results[i]
-			r.name = fmt.Sprintf("%s-%v", s.name, s.close)
+			r.name = fmt.Sprintf("%s-%v", s.Name, s.Close)
 			var ours, oracle atomic.Int32
 			rt := New(WithBase(countingBase(&ours)))
 			defer rt.CloseIdleConnections()
 			knew := countingBase(&oracle)
-			knew.IdleConnTimeout = s.close - 50*time.Millisecond
+			knew.IdleConnTimeout = s.Close - 50*time.Millisecond
 			defer knew.CloseIdleConnections()
-			mean := s.close / 2
+			mean := s.Close / 2
 			var wg sync.WaitGroup
 			run := func(rt http.RoundTripper, dials *atomic.Int32, learned *int32, failed *int) {
 				defer wg.Done()
@@ -114,9 +106,9 @@ func TestConnWatchRandomGaps(t *testing.T) {
 			r.oursTotal, r.oracleTotal = ours.Load(), oracle.Load()
 			r.ours, r.oracle = r.oursTotal-oursLearned, r.oracleTotal-oracleLearned
 			l := rt.IdleLimit(u)
-			r.shortLimit = l.Timeout < s.close*3/4
+			r.shortLimit = l.Timeout < s.Close*3/4
 			t.Logf("%s: %d POSTs, exponential gaps mean %v (seed %d): ours %d dials (%d from request %d on), %d failed, limit %v from %v; knowing the close at %v: %d dials (%d), %d failed",
-				r.name, s.n, mean, seed, r.oursTotal, r.ours, learning+1, r.oursFailed, l.Timeout, l.Source, s.close, r.oracleTotal, r.oracle, r.oracleFailed)
+				r.name, s.n, mean, seed, r.oursTotal, r.ours, learning+1, r.oursFailed, l.Timeout, l.Source, s.Close, r.oracleTotal, r.oracle, r.oracleFailed)
 		}()
 	}
 	all.Wait()

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,20 +24,13 @@ func TestConnWatchReuseAtTheLimit(t *testing.T) {
 		t.Skip("20 s")
 	}
 	const T = 250 * time.Millisecond
-	servers := []struct {
-		name  string
-		url   func(t *testing.T) *url.URL
-		close time.Duration
-		n     int
-	}{
-		{"go", func(t *testing.T) *url.URL { return testserver.GoBackend(t, T).URL }, T, 40},
-		{"nginx", func(t *testing.T) *url.URL { return testserver.Nginx(t, T, true) }, T, 40},
-		{"apache", func(t *testing.T) *url.URL { return testserver.ApacheBackend(t, T, 0).URL }, T, 40},
-		{"node", func(t *testing.T) *url.URL { return testserver.Node(t, T) }, T + time.Second, 12},
-	}
 	var wg sync.WaitGroup
-	for _, s := range servers {
-		u := s.url(t)
+	for _, s := range testserver.IdleServers(T) {
+		n := 40
+		if s.Name == "node" {
+			n = 12 // it closes a second later: fewer, longer waits
+		}
+		u := s.Start(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -49,39 +41,39 @@ func TestConnWatchReuseAtTheLimit(t *testing.T) {
 			// that three closes are measured and agree.
 			for range 3 {
 				if err := do(t, rt, http.MethodGet, u); err != nil {
-					t.Errorf("%s: %v", s.name, err)
+					t.Errorf("%s: %v", s.Name, err)
 					return
 				}
-				time.Sleep(s.close + 100*time.Millisecond)
+				time.Sleep(s.Close + 100*time.Millisecond)
 			}
 			if err := do(t, rt, http.MethodGet, u); err != nil {
-				t.Errorf("%s: %v", s.name, err)
+				t.Errorf("%s: %v", s.Name, err)
 				return
 			}
 			l := rt.IdleLimit(u)
 			// The margin's limit, not the ratio's (200 ms and 1 s).
-			if l.Source != idle.SourceObserved || l.Timeout >= s.close-50*time.Millisecond || l.Timeout <= s.close-100*time.Millisecond {
-				t.Errorf("%s: limit %v from %v, want the measured close less its margin, in (%v, %v)", s.name, l.Timeout, l.Source, s.close-100*time.Millisecond, s.close-50*time.Millisecond)
+			if l.Source != idle.SourceObserved || l.Timeout >= s.Close-50*time.Millisecond || l.Timeout <= s.Close-100*time.Millisecond {
+				t.Errorf("%s: limit %v from %v, want the measured close less its margin, in (%v, %v)", s.Name, l.Timeout, l.Source, s.Close-100*time.Millisecond, s.Close-50*time.Millisecond)
 				return
 			}
 			before := dials.Load()
 			failed := 0
-			for i := range s.n {
+			for i := range n {
 				time.Sleep(rt.IdleLimit(u).Timeout - 2*time.Millisecond)
 				if err := do(t, rt, http.MethodPost, u); err != nil {
-					t.Logf("%s: POST %d: %v", s.name, i, err)
+					t.Logf("%s: POST %d: %v", s.Name, i, err)
 					failed++
 				}
 			}
 			dialed := dials.Load() - before
-			t.Logf("%s: limit %v from %v; %d POSTs each at the limit less 2 ms: %d failed, %d dials", s.name, l.Timeout, l.Source, s.n, failed, dialed)
+			t.Logf("%s: limit %v from %v; %d POSTs each at the limit less 2 ms: %d failed, %d dials", s.Name, l.Timeout, l.Source, n, failed, dialed)
 			if failed != 0 {
-				t.Errorf("%s: %d of %d POSTs failed", s.name, failed, s.n)
+				t.Errorf("%s: %d of %d POSTs failed", s.Name, failed, n)
 			}
 			// A POST that came after the limit closed the connection,
 			// late by more than 2 ms under load, dials: safe, but few.
-			if int(dialed) > s.n/2 {
-				t.Errorf("%s: %d dials for %d POSTs at the limit: the limit did not keep the connection", s.name, dialed, s.n)
+			if int(dialed) > n/2 {
+				t.Errorf("%s: %d dials for %d POSTs at the limit: the limit did not keep the connection", s.Name, dialed, n)
 			}
 		}()
 	}
