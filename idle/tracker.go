@@ -94,6 +94,7 @@ type backend struct {
 	latest      latest      // the latest measured close (watched or closed), and how many
 	closes      closes
 	reuse       observation // the longest idle a reused connection survived
+	rtt         roundTrip   // the round trip, from connect times
 	stale       stale
 	effective   Limit
 	effectiveAt time.Time // when the effective limit stops being valid; zero: never
