@@ -7,13 +7,15 @@
 //
 // The effective limit of a backend is
 //
-//	min(min(configured, advertised, stale) x ratio, measured close - margin)
+//	min(scaled(min(configured, advertised, stale)), measured close - margin)
 //
-// (a measured close, see below, replaces the advertised timeout, and gets
-// the margin once a second close agrees with it, the ratio until then)
-// clamped to [Tracker.Floor, Tracker.Ceiling]. Configured timeouts come from the
-// caller. Observations expire after [Tracker.TTL], so that a limit
-// can rise again when a backend is reconfigured.
+// where scaled(d) is the smaller of d x ratio and d less the backend's
+// round trip (see "Round trip" below); a measured close, see below,
+// replaces the advertised timeout, and gets the margin once three closes
+// agree, scaled until then. The limit is clamped to [Tracker.Floor,
+// Tracker.Ceiling]. Configured timeouts come from the caller.
+// Observations expire after [Tracker.TTL], each on its own, so that a
+// limit can rise again when a backend is reconfigured.
 //
 // # Advertised timeouts
 //
@@ -63,25 +65,49 @@
 // replaces the advertised one.
 //
 // A measured close, watched or of a pooled connection, is a fact rather
-// than a setting whose slack is unknown. Once two measured closes within
-// TTL lie within 50 ms of each other, the backend closes on time, and the
-// limit is the smallest less a margin, not a ratio of it: 50 ms for what
-// can still go wrong on the client's side (the request's way to the
-// backend, the client's timer firing late, its goroutines running late
-// under load: scheduling and GC pauses on a busy 2-core machine), plus a
-// 64th of the close (1.6 %) for coarse server timers, plus the spread of
-// the closes; a close under the margin gives Floor. Go's http.Server,
-// nginx, Apache httpd (event MPM) and Node.js close within a few
-// milliseconds of their setting (Node.js a second after it;
-// TestServersCloseOnTime). Until a second close agrees, or when closes
-// lie further apart (a server that sweeps its idle connections once a
-// second closes anywhere in that second, and one close tells nothing of
-// the next), the limit is the ratio of the smallest. The largest close
-// counts for TTL after it was measured, so one measured late ages out. A
-// close is measured from when the client released the connection, after
-// the backend's own idle clock started, so it errs short. Configured
-// timeouts keep the ratio, as their slack is unknown, and cap the limit,
-// as do stale failures.
+// than a setting whose slack is unknown. Once three measured closes, seen
+// at least 50 ms apart, and every other close kept, lie within 50 ms of
+// each other, the backend closes on time, and the limit is the smallest
+// less a margin, not a ratio of it: 50 ms for what can still go wrong on
+// the client's side (the client's timer firing late, its goroutines
+// running late under load: scheduling and GC pauses on a busy 2-core
+// machine), plus a 64th of the close (1.6 %) for coarse server timers,
+// plus the spread of the closes, plus the round trip; a close under the
+// margin gives Floor. Go's http.Server, nginx, Apache httpd (event MPM)
+// and Node.js close within a few milliseconds of their setting (Node.js a
+// second after it; TestServersCloseOnTime). Until three closes agree, or
+// when closes lie further apart (a server that sweeps its idle connections
+// once a second closes anywhere in that second, and one close tells
+// nothing of the next; two such closes agree within 50 ms one time in
+// ten, three one time in 150), the smallest is scaled. Closes seen within
+// 50 ms of each other count as one: connections that went idle together
+// close together. A close is measured from when the client released the
+// connection, after the backend's own idle clock started, so it errs
+// short. Configured timeouts keep the ratio, as their slack is unknown, and
+// cap the limit, as do stale failures.
+//
+// A backend's measured closes are its eight newest, each kept for TTL
+// after it was measured, so that a server that raised its timeout is
+// believed after eight closes, or TTL. These make a close doubtful, kept
+// for a minute only: another close, or the advertised timeout, more than
+// twice as long, and no other close seen apart from it within a factor of
+// two. That is the shape of a restart that closed the one pooled
+// connection, which would otherwise keep a short limit for TTL. An
+// advertisement whose timeout changes forgets the measured closes: the
+// server was reconfigured or replaced. A stale-shaped failure after at
+// least half the smallest measured close counts as a close, and turns the
+// margin off for TTL: the backend closes sooner than its measured closes
+// showed (a sweep, a coarse timer), so they agreed by chance.
+//
+// # Round trip
+//
+// A request sent at the limit reaches the backend a round trip later on
+// the backend's own idle clock, which started as the response left it.
+// The Tracker estimates each backend's round trip from how long its
+// connections took to establish ([Tracker.ObserveConnect]), as TCP
+// estimates its retransmission timeout (RFC 6298): the smoothed time plus
+// four times its variation; a first connect counts three times its
+// length. Every limit leaves it to spare.
 //
 // # Feeding a Tracker
 //

@@ -107,7 +107,7 @@ func (t *Tracker) Export() []Learned {
 			l.Advertised = &ka
 		}
 		ttl := t.ttl()
-		add := func(k EvidenceKind, o observation, window time.Duration) {
+		add := func(k EvidenceKind, o observation, exp time.Time) {
 			if o.d <= 0 {
 				return
 			}
@@ -120,12 +120,15 @@ func (t *Tracker) Export() []Learned {
 				// A lower bound stays true when lowered.
 				d = bound
 			}
-			l.Evidence = append(l.Evidence, Evidence{Kind: k, Idle: d, Seen: o.at, Expires: o.at.Add(window)})
+			l.Evidence = append(l.Evidence, Evidence{Kind: k, Idle: d, Seen: o.at, Expires: exp})
 		}
-		add(EvidenceClosed, b.closed, ttl)
-		add(EvidenceReused, b.reuse, ttl)
-		add(EvidenceStale, b.stale.first, confirmWindow)
-		add(EvidenceStaleConfirmed, b.stale.confirmed, ttl)
+		if i := b.measures.lowest(); i >= 0 {
+			lo := b.measures.m[i]
+			add(EvidenceClosed, observation(lo), b.measures.expiry(i, ttl, b.advertised.Timeout))
+		}
+		add(EvidenceReused, b.reuse, b.reuse.at.Add(ttl))
+		add(EvidenceStale, b.stale.first, b.stale.first.at.Add(confirmWindow))
+		add(EvidenceStaleConfirmed, b.stale.confirmed, b.stale.confirmed.at.Add(ttl))
 		if len(l.Evidence) > 0 || l.Advertised != nil {
 			out = append(out, l)
 		}
@@ -173,8 +176,11 @@ func (t *Tracker) Restore(entries []Learned) error {
 			b = t.insertLocked(l.Key, now)
 		}
 		r := &restored[i]
+		if b.measures.n == 0 && r.measures.n > 0 {
+			b.measures.add(r.measures.m[0].d, r.measures.m[0].at)
+		}
 		for _, o := range [...]struct{ own, from *observation }{
-			{&b.closed, &r.closed}, {&b.reuse, &r.reuse},
+			{&b.reuse, &r.reuse},
 			{&b.stale.first, &r.stale.first}, {&b.stale.confirmed, &r.stale.confirmed},
 		} {
 			if o.own.d == 0 {
@@ -206,10 +212,11 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 	ttl := t.ttl()
 	for j, e := range l.Evidence {
 		var o *observation
+		closed := observation{d: time.Duration(b.measures.n)} // nonzero once one is given
 		window := ttl
 		switch e.Kind {
 		case EvidenceClosed:
-			o = &b.closed
+			o = &closed
 		case EvidenceReused:
 			o = &b.reuse
 		case EvidenceStale:
@@ -238,6 +245,9 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 			exp = now.Add(window)
 		}
 		*o = observation{d: e.Idle, at: exp.Add(-window)}
+		if o == &closed {
+			b.measures.add(closed.d, closed.at)
+		}
 	}
 	return nil
 }

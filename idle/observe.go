@@ -33,6 +33,12 @@ func (t *Tracker) ObserveKeepAlive(key string, values []string) {
 		raw = values[0]
 	}
 	t.update(key, now, true, func(b *backend) {
+		if b.answered.Load() != 0 && (ka.HasTimeout != b.advertised.HasTimeout || ka.Timeout != b.advertised.Timeout) {
+			// The backend's setting changed (a reconfigured server, or
+			// a restart): the closes measured under the old one no
+			// longer tell when it closes.
+			b.measures = measures{}
+		}
 		b.advertised, b.rawHeader = ka, raw
 		b.answered.Store(now.UnixNano())
 	})
@@ -65,18 +71,17 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 	}
 	now := t.clock()
 	t.update(key, now, false, func(b *backend) {
-		if restart, restore := b.closes.restart(now, idleFor); restart {
-			if restore != nil {
-				b.closed = *restore
+		if restart, undoSince := b.closes.restart(now, idleFor); restart {
+			if !undoSince.IsZero() {
+				// The restart's first closes counted as measures.
+				b.measures.dropSince(undoSince)
 			}
-			// The restart's first closes counted as measures: the
-			// closes after it must agree anew.
-			b.latest = latest{}
+			// The closes after it must agree anew.
+			b.measures.since = now
 			return
 		}
-		b.closes.seen(now, idleFor, b.closed)
-		b.closed.lower(idleFor, now, t.ttl())
-		b.latest.seen(idleFor, now, t.ttl())
+		b.closes.seen(now, idleFor)
+		b.measures.add(idleFor, now)
 	})
 }
 
@@ -87,12 +92,14 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 // where an advertised one is only a lower bound (Node.js closes a second
 // after what it advertises). While it holds (TTL), it replaces the
 // advertised timeout. The smallest measured close (watched, or
-// [Tracker.ObserveClosedIdle]) within TTL sets the limit: scaled by Ratio
-// while it is the only one, or while the closes lie more than 50 ms
-// apart; once two agree, less a margin for the round trip and the
-// client's late timers and goroutines (50 ms, plus a 64th of the close
-// for coarse server timers, plus the spread of the closes). Configured
-// timeouts and stale failures still cap it.
+// [Tracker.ObserveClosedIdle]) kept sets the limit: scaled (by Ratio, or
+// less the round trip when that is shorter) until three seen apart agree
+// within 50 ms, and while any lie further apart; then less a margin for
+// the round trip and the client's late timers and goroutines (50 ms,
+// plus a 64th of the close for coarse server timers, plus the spread of
+// the closes, plus the round trip). The package doc says which closes are
+// kept, and how long. Configured timeouts and stale failures still cap
+// it.
 //
 // Package transport calls it for the connections it retires; so may a
 // caller feeding a shared Tracker, with the same care: only for a
@@ -103,8 +110,7 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 	}
 	now := t.clock()
 	t.update(key, now, false, func(b *backend) {
-		b.watched.lower(idleFor, now, t.ttl())
-		b.latest.seen(idleFor, now, t.ttl())
+		b.measures.add(idleFor, now)
 	})
 }
 
@@ -130,13 +136,29 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 // the minute confirms it, for TTL, at the smaller of the two idle times;
 // a reuse that succeeds after idling as long refutes it.
 //
+// A failure after at least half the smallest measured close is no stray:
+// the backend closes sooner than its measured closes showed. It counts
+// as a measured close, and their agreement as chance, for TTL (see the
+// package doc).
+//
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {
 	if idleFor <= 0 || afterWrite > staleAfterWrite {
 		return
 	}
 	now := t.clock()
-	t.update(key, now, false, func(b *backend) { b.stale.observe(idleFor, now, t.ttl()) })
+	t.update(key, now, false, func(b *backend) {
+		b.stale.observe(idleFor, now, t.ttl())
+		if lo := b.measures.lo().d; lo > 0 && idleFor >= lo/2 {
+			// Not a stray reset far below what the backend was seen
+			// to do, but a close sooner than its measured closes: it
+			// closes at times they did not show (a sweep, a coarse
+			// timer). The failure counts as a close, and the closes'
+			// agreement as chance, for TTL.
+			b.measures.add(idleFor, now)
+			b.measures.disagreed = now.Add(t.ttl())
+		}
+	})
 }
 
 // ObserveReuse records that a request on a reused HTTP/1 connection, idle

@@ -14,32 +14,31 @@ const restartWindow = 50 * time.Millisecond
 // closes remembers the last close of an idle connection to a backend, to
 // recognise a restart and undo what its first closes taught.
 type closes struct {
-	at     time.Time     // when the last close was seen
-	idle   time.Duration // how long that connection had been idle
-	before observation   // the backend's closed bound before this run of closes
-	until  time.Time     // a restart was recognised: closes before this are ignored
+	at    time.Time     // when the last close was seen
+	idle  time.Duration // how long that connection had been idle
+	run   time.Time     // when this run of closes began (closes within restartWindow of each other)
+	until time.Time     // a restart was recognised: closes before this are ignored
 }
 
 // restart reports whether a close seen at now after idle is part of a
-// restart. It returns the bound to restore when it is the close that
-// reveals the restart.
-func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, restore *observation) {
+// restart. When it is the close that reveals the restart, undoSince is
+// when the restart's run of closes began: what they taught is undone.
+func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, undoSince time.Time) {
 	if now.Before(c.until) {
 		c.until = now.Add(restartWindow)
-		return true, nil
+		return true, time.Time{}
 	}
 	if !c.at.IsZero() && now.Sub(c.at) < restartWindow && absDiff(idle, c.idle) > 2*restartWindow {
 		c.until = now.Add(restartWindow)
-		return true, &c.before
+		return true, c.run
 	}
-	return false, nil
+	return false, time.Time{}
 }
 
-// seen records a close that counts as a timeout; bound is the backend's
-// closed bound before it.
-func (c *closes) seen(now time.Time, idle time.Duration, bound observation) {
+// seen records a close at now after idle that counts as a timeout.
+func (c *closes) seen(now time.Time, idle time.Duration) {
 	if c.at.IsZero() || now.Sub(c.at) >= restartWindow {
-		c.before = bound
+		c.run = now
 	}
 	c.at, c.idle = now, idle
 }

@@ -19,8 +19,10 @@ func TestObserveClosedIdleRecognisesRestarts(t *testing.T) {
 		want   time.Duration // the limit learned; 0: none
 	}{
 		{"one close", []closed{{0, 2 * time.Second}}, ratio(2 * time.Second)},
-		{"went idle together, closed together: a timeout, and they agree",
-			[]closed{{0, 2 * time.Second}, {time.Millisecond, 2*time.Second + 20*time.Millisecond}}, agreed(2*time.Second, 2*time.Second+20*time.Millisecond)},
+		{"went idle together, closed together: a timeout, measured once",
+			[]closed{{0, 2 * time.Second}, {time.Millisecond, 2*time.Second + 20*time.Millisecond}, {time.Millisecond, 2 * time.Second}}, ratio(2 * time.Second)},
+		{"three seen apart agree: the margin",
+			[]closed{{0, 2 * time.Second}, {time.Second, 2*time.Second + 20*time.Millisecond}, {time.Second, 2 * time.Second}}, agreed(2*time.Second, 2*time.Second+20*time.Millisecond)},
 		{"closed together after different idle times: a restart",
 			[]closed{{0, 200 * time.Millisecond}, {time.Millisecond, 5 * time.Second}}, 0},
 		{"the rest of a restart is ignored too, even closes alike",

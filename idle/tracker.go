@@ -55,7 +55,7 @@ type Limit struct {
 // them before first use, and not afterwards. The Tracker never writes them.
 type Tracker struct {
 	// Ratio scales the smallest configured or advertised timeout (and
-	// stale failure, and measured close until a second agrees with it),
+	// stale failure, and measured close until three agree with each other),
 	// so the client closes first; measured closes that agree get a margin
 	// instead (see the package doc). Values outside (0, 1] mean
 	// DefaultRatio.
@@ -88,10 +88,8 @@ type backend struct {
 	answered atomic.Int64 // UnixNano of the last Keep-Alive answer; zero: none yet
 
 	advertised  KeepAlive
-	rawHeader   string      // the last header, when it had one value
-	closed      observation // the backend closed an idle connection
-	watched     observation // the backend closed a connection retired at our limit, watched
-	latest      latest      // the latest measured close (watched or closed), and how many
+	rawHeader   string   // the last header, when it had one value
+	measures    measures // closes of idle connections the backend was seen to make
 	closes      closes
 	reuse       observation // the longest idle a reused connection survived
 	rtt         roundTrip   // the round trip, from connect times
@@ -212,9 +210,7 @@ func (t *Tracker) refreshLocked(key string, b *backend, now time.Time) {
 // expires; zero: none will.
 func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	for _, exp := range [...]time.Time{
-		b.closed.expire(now, ttl),
-		b.watched.expire(now, ttl),
-		b.latest.hi.expire(now, ttl),
+		b.measures.expire(now, ttl, b.advertised.Timeout),
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
@@ -244,10 +240,7 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	// (see the package doc); a close the backend was seen to make of an
 	// idle connection, watched or pooled, measured the real one: it
 	// replaces the advertised timeout, with its own margin below.
-	measured := b.watched.d
-	if c := b.closed.d; c > 0 && (measured == 0 || c < measured) {
-		measured = c
-	}
+	measured := b.measures.lo().d
 	if measured == 0 {
 		pick(b.advertised.Timeout, SourceAdvertised)
 	}
@@ -259,14 +252,15 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	if first > 0 && !t.contradicts(b, first) {
 		pick(first, SourceObserved)
 	}
+	rtt := b.rtt.margin()
 	if l.Timeout > 0 {
-		l.Timeout = t.ratioOf(l.Timeout)
+		l.Timeout = t.scaled(l.Timeout, rtt)
 	}
 	if measured > 0 {
-		m := t.ratioOf(measured)
-		if spread, ok := b.latest.agree(measured); ok {
+		m := t.scaled(measured, rtt)
+		if spread, ok := b.measures.agree(); ok {
 			// Under the margin, the shortest limit there is: Floor.
-			m = max(measured-closeMargin(measured)-spread, time.Nanosecond)
+			m = max(measured-closeMargin(measured)-spread-rtt, time.Nanosecond)
 		}
 		if l.Timeout == 0 || m < l.Timeout {
 			l.Timeout, l.Source = m, SourceObserved
@@ -305,7 +299,7 @@ func (t *Tracker) contradicts(b *backend, d time.Duration) bool {
 
 // contradictsOthers is contradicts without the reuses.
 func (t *Tracker) contradictsOthers(b *backend, d time.Duration) bool {
-	return d < b.advertised.Timeout || d < b.closed.d/2
+	return d < b.advertised.Timeout || d < b.measures.lo().d/2
 }
 
 // beyondReuses reports whether an unconfirmed stale bound d lies past
@@ -317,16 +311,15 @@ func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 
 // closeMargin is how far below a measured close (watched, or of a pooled
 // connection, see the package doc) the limit stays once the closes agree
-// (see closeAgreement), the spread of the closes aside. The close is a
-// fact, so the margin is sized for what can still go wrong on the
-// client's side rather than as a ratio: a request's way to the backend,
-// the client's timer firing late and its goroutines running late under
-// load (scheduling, GC pauses on a busy 2-core machine), 50 ms in all,
-// plus a 64th of the close (1.6 %) for servers whose idle timers are
+// (see closeAgreement), the spread of the closes and the round trip
+// aside (compute subtracts both). The close is a fact, so the margin is
+// sized for what can still go wrong on the client's side rather than as a
+// ratio: the client's timer firing late and its goroutines running late
+// under load (scheduling, GC pauses on a busy 2-core machine), 50 ms in
+// all, plus a 64th of the close (1.6 %) for servers whose idle timers are
 // coarser at long timeouts. The close was measured from when the client
 // released the connection, after the backend's own idle clock had
-// started, so the measure errs short, and the smallest close within TTL
-// wins.
+// started, so the measure errs short, and the smallest close kept wins.
 func closeMargin(d time.Duration) time.Duration {
 	return 50*time.Millisecond + d/64
 }
@@ -339,37 +332,17 @@ func closeMargin(d time.Duration) time.Duration {
 // the next.
 const closeAgreement = 50 * time.Millisecond
 
-// latest is what a backend's measured closes show of its precision.
-type latest struct {
-	hi observation // the largest measured close within TTL
-	n  int         // measured closes since hi was set anew
-}
-
-// seen records a measured close of d at now.
-func (l *latest) seen(d time.Duration, now time.Time, ttl time.Duration) {
-	if l.hi.d == 0 || !now.Before(l.hi.at.Add(ttl)) {
-		l.hi, l.n = observation{}, 0
-	}
-	if d > l.hi.d {
-		// Set when it rises only, so that one late close ages out.
-		l.hi = observation{d: d, at: now}
-	}
-	l.n++
-}
-
-// agree reports whether the measured closes, the smallest of which is
-// lo, show a server that closes on time: two at least, within
-// closeAgreement of each other. spread is how far apart they lie.
-func (l *latest) agree(lo time.Duration) (spread time.Duration, ok bool) {
-	if l.n < 2 || l.hi.d == 0 {
-		return 0, false
-	}
-	spread = max(l.hi.d-lo, 0)
-	return spread, spread <= closeAgreement
-}
-
 func (t *Tracker) ratioOf(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * t.ratio())
+}
+
+// scaled is the limit that a bound d on the backend's idle timeout allows,
+// rtt being the backend's round trip (see roundTrip.margin): d scaled by
+// the Ratio, or less the round trip when that is shorter, as a request
+// sent at the limit reaches the backend a round trip later on the
+// backend's own clock.
+func (t *Tracker) scaled(d, rtt time.Duration) time.Duration {
+	return min(t.ratioOf(d), d-rtt)
 }
 
 func (t *Tracker) ratio() float64 {

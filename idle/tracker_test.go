@@ -45,7 +45,11 @@ func TestTrackerLimit(t *testing.T) {
 	}
 	tr.ObserveClosedIdle(key, 2*time.Second) // a measured close replaces the advertisement
 	check(ratio(2*time.Second), idle.SourceObserved)
-	tr.ObserveClosedIdle(key, 2010*time.Millisecond) // a second agrees: the margin
+	now = now.Add(time.Second)
+	tr.ObserveClosedIdle(key, 2010*time.Millisecond) // a second like it: still the ratio
+	check(ratio(2*time.Second), idle.SourceObserved)
+	now = now.Add(time.Second)
+	tr.ObserveClosedIdle(key, 2005*time.Millisecond) // a third agrees: the margin
 	check(agreed(2*time.Second, 2010*time.Millisecond), idle.SourceObserved)
 
 	now = now.Add(idle.DefaultTTL)

@@ -7,42 +7,63 @@ import (
 
 func TestObserveWatchedClose(t *testing.T) {
 	const key = "http://node:80"
+	ms := func(n ...int) []time.Duration {
+		var out []time.Duration
+		for _, v := range n {
+			out = append(out, time.Duration(v)*time.Millisecond)
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name       string
 		header     string
 		configured time.Duration
-		closed     time.Duration // an idle close seen before the limit; zero: none
+		connect    time.Duration // a connect time seen; zero: none
+		closed     time.Duration // an idle close seen before the watched ones; zero: none
 		watched    []time.Duration
 		want       time.Duration
 		source     Source
 	}{
-		// One measured close: the ratio of it, until a second agrees.
-		{name: "node, once", header: "timeout=1", watched: []time.Duration{2 * time.Second}, want: 1600 * time.Millisecond, source: SourceObserved},
-		// Two within 50 ms: the smaller, less 50 ms, a 64th and the spread.
-		{name: "node", header: "timeout=1", watched: []time.Duration{2 * time.Second, 2010 * time.Millisecond}, want: 1908750 * time.Microsecond, source: SourceObserved},
-		{name: "apache on time", header: "timeout=1", watched: []time.Duration{1010 * time.Millisecond, 1010 * time.Millisecond}, want: 944218750 * time.Nanosecond, source: SourceObserved},
-		{name: "short margin", header: "timeout=0", watched: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}, want: 245312500 * time.Nanosecond, source: SourceObserved},
-		{name: "under a second sized", header: "timeout=0", watched: []time.Duration{1300 * time.Millisecond, 1300 * time.Millisecond}, want: 1229687500 * time.Nanosecond, source: SourceObserved},
-		{name: "configured caps", header: "timeout=1", configured: time.Second, watched: []time.Duration{2 * time.Second, 2 * time.Second}, want: 800 * time.Millisecond, source: SourceConfigured},
-		{name: "a pooled close is measured too", closed: time.Second, watched: []time.Duration{time.Second}, want: 934375 * time.Microsecond, source: SourceObserved},
-		{name: "the smaller measured close wins", header: "timeout=1", closed: 1500 * time.Millisecond, watched: []time.Duration{1510 * time.Millisecond}, want: 1416562500 * time.Nanosecond, source: SourceObserved},
+		// Fewer than three measured closes: the ratio of the smallest.
+		{name: "node, once", header: "timeout=1", watched: ms(2000), want: 1600 * time.Millisecond, source: SourceObserved},
+		{name: "node, twice", header: "timeout=1", watched: ms(2000, 2010), want: 1600 * time.Millisecond, source: SourceObserved},
+		// Three within 50 ms: the smallest, less 50 ms, a 64th and the spread.
+		{name: "node", header: "timeout=1", watched: ms(2000, 2010, 2005), want: 1908750 * time.Microsecond, source: SourceObserved},
+		{name: "apache on time", header: "timeout=1", watched: ms(1010, 1010, 1010), want: 944218750 * time.Nanosecond, source: SourceObserved},
+		{name: "short margin", header: "timeout=0", watched: ms(300, 300, 300), want: 245312500 * time.Nanosecond, source: SourceObserved},
+		{name: "under a second sized", header: "timeout=0", watched: ms(1300, 1300, 1300), want: 1229687500 * time.Nanosecond, source: SourceObserved},
+		{name: "configured caps", header: "timeout=1", configured: time.Second, watched: ms(2000, 2000, 2000), want: 800 * time.Millisecond, source: SourceConfigured},
+		{name: "a pooled close is measured too", closed: time.Second, watched: ms(1000, 1000), want: 934375 * time.Microsecond, source: SourceObserved},
+		{name: "the smaller measured close wins", header: "timeout=1", closed: 1500 * time.Millisecond, watched: ms(1510, 1510), want: 1416562500 * time.Nanosecond, source: SourceObserved},
 		// Closes a sweep apart: a server that closes late now and then.
-		{name: "closes that disagree keep the ratio", header: "timeout=20", watched: []time.Duration{20900 * time.Millisecond, 20100 * time.Millisecond}, want: 16080 * time.Millisecond, source: SourceObserved},
-		{name: "floor", header: "timeout=0", watched: []time.Duration{90 * time.Millisecond, 90 * time.Millisecond}, want: DefaultFloor, source: SourceObserved},
+		{name: "closes that disagree keep the ratio", header: "timeout=20", watched: ms(20900, 20100, 20500), want: 16080 * time.Millisecond, source: SourceObserved},
+		{name: "floor", header: "timeout=0", watched: ms(90, 90, 90), want: DefaultFloor, source: SourceObserved},
 		{name: "none watched", header: "timeout=1", want: 800 * time.Millisecond, source: SourceAdvertised},
+		// The round trip: a first connect of 80 ms counts 240 ms (RFC
+		// 6298's first variation is half the time, times four).
+		{name: "round trip under the margin", header: "timeout=1", connect: 80 * time.Millisecond, watched: ms(1010, 1010, 1010), want: 704218750 * time.Nanosecond, source: SourceObserved},
+		{name: "round trip under the ratio", connect: 80 * time.Millisecond, watched: ms(1000), want: 760 * time.Millisecond, source: SourceObserved},
+		{name: "round trip under the advertised", header: "timeout=1", connect: 80 * time.Millisecond, want: 760 * time.Millisecond, source: SourceAdvertised},
+		{name: "a connect past a second counts a second", header: "timeout=5", connect: 3 * time.Second, want: 2 * time.Second, source: SourceAdvertised},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1000, 0)
 			tr := NewTracker()
+			tr.now = func() time.Time { return now }
 			if tc.configured > 0 {
 				tr.Configure(key, tc.configured)
 			}
 			if tc.header != "" {
 				tr.ObserveKeepAlive(key, []string{tc.header})
 			}
+			if tc.connect > 0 {
+				tr.ObserveConnect(key, tc.connect)
+			}
 			if tc.closed > 0 {
 				tr.ObserveClosedIdle(key, tc.closed)
 			}
 			for _, d := range tc.watched {
+				now = now.Add(time.Second) // closes seen apart
 				tr.ObserveWatchedClose(key, d)
 			}
 			if l := tr.Limit(key); l.Timeout != tc.want || l.Source != tc.source {

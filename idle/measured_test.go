@@ -1,0 +1,236 @@
+package idle_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/resilient-http/resilient/idle"
+)
+
+// The hostile sequences a review found against the measured-close rule,
+// each with the limit it must give. Every test runs on a fake clock.
+
+const (
+	ms = time.Millisecond
+	s  = time.Second
+)
+
+// checkLimit fails t unless tr's limit of key is want from src.
+func checkLimit(t *testing.T, tr *idle.Tracker, key string, want time.Duration, src idle.Source) {
+	t.Helper()
+	if l := tr.Limit(key); l.Timeout != want || l.Source != src {
+		t.Fatalf("limit %v from %v, want %v from %v", l.Timeout, l.Source, want, src)
+	}
+}
+
+// TestChanceAgreementKeepsTheRatio: a server that sweeps its idle
+// connections once a second closes anywhere in that second; two of its
+// closes within 50 ms of each other, or any number in one burst, are not
+// a server that closes on time.
+func TestChanceAgreementKeepsTheRatio(t *testing.T) {
+	const key = "http://sweep:80"
+	t.Run("two that agree", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		tr.ObserveWatchedClose(key, 5900*ms)
+		now = now.Add(10 * s)
+		tr.ObserveWatchedClose(key, 5940*ms)
+		checkLimit(t, tr, key, ratio(5900*ms), idle.SourceObserved)
+	})
+	t.Run("a burst counts once", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		for range 3 {
+			tr.ObserveClosedIdle(key, 5900*ms)
+			now = now.Add(10 * ms)
+		}
+		checkLimit(t, tr, key, ratio(5900*ms), idle.SourceObserved)
+	})
+	t.Run("three seen apart", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		for _, d := range []time.Duration{5900 * ms, 5940 * ms, 5920 * ms} {
+			tr.ObserveWatchedClose(key, d)
+			now = now.Add(10 * s)
+		}
+		checkLimit(t, tr, key, agreed(5900*ms, 5940*ms), idle.SourceObserved)
+	})
+}
+
+// TestStaleFailureNearTheClosesTurnsTheMarginOff: a stale failure after
+// more than half the measured close says the closes agreed by chance; the
+// limit goes back to the ratio of the failure at once, for TTL, and
+// reuses that succeed later do not bring the margin back.
+func TestStaleFailureNearTheClosesTurnsTheMarginOff(t *testing.T) {
+	const key = "http://sweep:80"
+	now := time.Unix(1000, 0)
+	tr := fakeClock(&now)
+	for _, d := range []time.Duration{5900 * ms, 5940 * ms, 5920 * ms} {
+		tr.ObserveWatchedClose(key, d)
+		now = now.Add(10 * s)
+	}
+	tr.ObserveReuse(key, 5500*ms) // reuses that worked make the failure unconfirmed evidence only
+	tr.ObserveStale(key, 5700*ms, 0)
+	checkLimit(t, tr, key, ratio(5700*ms), idle.SourceObserved)
+	now = now.Add(idle.ConfirmWindow)
+	tr.ObserveReuse(key, 5800*ms) // refutes the stale bound, not the close it counts as
+	checkLimit(t, tr, key, ratio(5700*ms), idle.SourceObserved)
+	now = now.Add(idle.DefaultTTL)
+	checkLimit(t, tr, key, 0, idle.SourceNone)
+
+	// A stray reset far below the closes is no such evidence.
+	tr = fakeClock(&now)
+	for range 3 {
+		tr.ObserveWatchedClose(key, 60*s)
+		now = now.Add(10 * s)
+	}
+	tr.ObserveStale(key, 100*ms, 0)
+	checkLimit(t, tr, key, agreed(60*s, 60*s), idle.SourceObserved) // under half the close: needs a second to confirm it
+}
+
+// TestDoubtfulCloseLastsAMinute: one short close against longer evidence
+// (a restart that closed the one pooled connection) lowers the limit for
+// a minute, not TTL, and later closes do not extend it.
+func TestDoubtfulCloseLastsAMinute(t *testing.T) {
+	const key = "http://b:80"
+	t.Run("against other closes", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		for range 3 {
+			tr.ObserveClosedIdle(key, 60*s)
+			now = now.Add(2 * time.Minute)
+		}
+		tr.ObserveClosedIdle(key, 200*ms)
+		checkLimit(t, tr, key, ratio(200*ms), idle.SourceObserved)
+		now = now.Add(30 * s)
+		tr.ObserveClosedIdle(key, 60*s) // does not extend the short one
+		now = now.Add(30 * s)
+		checkLimit(t, tr, key, agreed(60*s, 60*s), idle.SourceObserved)
+	})
+	t.Run("against the advertised timeout", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		tr.ObserveKeepAlive(key, []string{"timeout=5"})
+		tr.ObserveClosedIdle(key, 1*s)
+		checkLimit(t, tr, key, ratio(1*s), idle.SourceObserved)
+		now = now.Add(idle.ConfirmWindow)
+		checkLimit(t, tr, key, ratio(5*s), idle.SourceAdvertised)
+	})
+	t.Run("confirmed by a second", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		tr.ObserveKeepAlive(key, []string{"timeout=5"})
+		tr.ObserveClosedIdle(key, 1*s)
+		now = now.Add(10 * s)
+		tr.ObserveClosedIdle(key, 1100*ms) // within a factor of two, seen apart
+		now = now.Add(idle.ConfirmWindow)
+		checkLimit(t, tr, key, ratio(1*s), idle.SourceObserved)
+	})
+	t.Run("alone, it is all there is", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		tr := fakeClock(&now)
+		tr.ObserveClosedIdle(key, 200*ms)
+		now = now.Add(idle.DefaultTTL - s)
+		checkLimit(t, tr, key, ratio(200*ms), idle.SourceObserved)
+	})
+}
+
+// TestLimitRisesWithTheServer: a server that raised its timeout is
+// believed after eight closes, or once the old closes expire.
+func TestLimitRisesWithTheServer(t *testing.T) {
+	const key = "http://b:80"
+	now := time.Unix(1000, 0)
+	tr := fakeClock(&now)
+	for range 3 {
+		tr.ObserveWatchedClose(key, 1*s)
+		now = now.Add(10 * s)
+	}
+	checkLimit(t, tr, key, agreed(1*s, 1*s), idle.SourceObserved)
+	for i := range 8 {
+		tr.ObserveWatchedClose(key, 5*s)
+		now = now.Add(10 * s)
+		if l := tr.Limit(key).Timeout; i < 3 && l > agreed(1*s, 1*s) {
+			t.Fatalf("after %d closes at 5s the limit is %v already", i+1, l)
+		}
+	}
+	// The last close at 1 s left alone, against seven at 5 s, was
+	// doubtful, and lasted a minute.
+	checkLimit(t, tr, key, agreed(5*s, 5*s), idle.SourceObserved)
+
+	// Or TTL after the old closes, with fewer new ones.
+	tr = fakeClock(&now)
+	for range 3 {
+		tr.ObserveWatchedClose(key, 1*s)
+		now = now.Add(10 * s)
+	}
+	for range 3 {
+		now = now.Add(time.Minute)
+		tr.ObserveWatchedClose(key, 5*s)
+	}
+	checkLimit(t, tr, key, ratio(1*s), idle.SourceObserved) // closes a factor 5 apart: the smallest, scaled
+	now = now.Add(idle.DefaultTTL - 3*time.Minute)
+	checkLimit(t, tr, key, agreed(5*s, 5*s), idle.SourceObserved)
+}
+
+// TestChangedAdvertisementForgetsClosesMeasured: a server that advertised
+// timeout=10 and then timeout=3 was reconfigured; its closes measured at
+// 10 s no longer hold. A countdown of max alone changes nothing.
+func TestChangedAdvertisementForgetsClosesMeasured(t *testing.T) {
+	const key = "http://b:80"
+	now := time.Unix(1000, 0)
+	tr := fakeClock(&now)
+	tr.ObserveKeepAlive(key, []string{"timeout=10, max=100"})
+	for range 3 {
+		tr.ObserveWatchedClose(key, 10*s)
+		now = now.Add(20 * s)
+	}
+	tr.ObserveKeepAlive(key, []string{"timeout=10, max=99"})
+	checkLimit(t, tr, key, agreed(10*s, 10*s), idle.SourceObserved)
+	tr.ObserveKeepAlive(key, []string{"timeout=3, max=100"})
+	checkLimit(t, tr, key, ratio(3*s), idle.SourceAdvertised)
+}
+
+// TestClosesAgeAlike: each close expires TTL after it was measured, so
+// the spread is always that of closes that still count.
+func TestClosesAgeAlike(t *testing.T) {
+	const key = "http://b:80"
+	now := time.Unix(1000, 0)
+	tr := fakeClock(&now)
+	tr.ObserveWatchedClose(key, 1*s)
+	now = now.Add(9 * time.Minute)
+	for _, d := range []time.Duration{1040 * ms, 1020 * ms, 1030 * ms} {
+		tr.ObserveWatchedClose(key, d)
+		now = now.Add(10 * s)
+	}
+	checkLimit(t, tr, key, agreed(1*s, 1040*ms), idle.SourceObserved)
+	now = now.Add(time.Minute) // the 1 s close expires; the three left agree
+	checkLimit(t, tr, key, agreed(1020*ms, 1040*ms), idle.SourceObserved)
+}
+
+// TestRoundTripInTheLimit: the round trip, estimated from connect times,
+// comes off every limit; a connect that took long weighs less as more
+// come.
+func TestRoundTripInTheLimit(t *testing.T) {
+	const key = "http://far:80"
+	now := time.Unix(1000, 0)
+	tr := fakeClock(&now)
+	for range 3 {
+		tr.ObserveWatchedClose(key, 1*s)
+		now = now.Add(10 * s)
+	}
+	tr.ObserveConnect(key, 80*ms) // first: 80 + 4 x 40
+	checkLimit(t, tr, key, agreed(1*s, 1*s)-240*ms, idle.SourceObserved)
+	for range 30 {
+		tr.ObserveConnect(key, 80*ms)
+	}
+	l := tr.Limit(key).Timeout
+	if want := agreed(1*s, 1*s) - 80*ms; l > want || l < want-ms {
+		t.Fatalf("limit %v after steady 80 ms connects, want about %v", l, want)
+	}
+	tr.ObserveConnect(key, 0)         // ignored
+	tr.ObserveConnect(key, -1*ms)     // ignored
+	tr.ObserveConnect(key, time.Hour) // a second at most
+	if got := tr.Limit(key).Timeout; got < idle.DefaultFloor || got >= l {
+		t.Fatalf("limit %v after a long connect, want below %v, at least the floor", got, l)
+	}
+}
