@@ -12,8 +12,9 @@ const (
 	DefaultFloor   = 50 * time.Millisecond
 	DefaultCeiling = 10 * time.Minute
 	DefaultTTL     = 10 * time.Minute
-	// DefaultMaxBackends caps the backends a Tracker remembers: under
-	// 400 bytes each plus the key, so about 2 MB at most.
+	// DefaultMaxBackends caps the backends a Tracker remembers: about
+	// 700 bytes each with the key, so about 3 MB at most
+	// (TestTrackerStaysWithinMaxBackends measures it).
 	DefaultMaxBackends = 4096
 )
 
