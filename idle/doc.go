@@ -83,8 +83,12 @@
 // 50 ms of each other count as one: connections that went idle together
 // close together. A close is measured from when the client released the
 // connection, after the backend's own idle clock started, so it errs
-// short. Configured timeouts keep the ratio, as their slack is unknown, and
-// cap the limit, as do stale failures.
+// short, unless the client stalls: the goroutine that sees the close runs
+// only when scheduled, and a container throttled by its CPU quota stops
+// for up to 100 ms. A close measured less than 250 ms past the advertised
+// timeout therefore counts as the advertised timeout. Configured timeouts
+// keep the ratio, as their slack is unknown, and cap the limit, as do
+// stale failures.
 //
 // A backend's measured closes are its eight newest, each kept for TTL
 // after it was measured, so that a server that raised its timeout is

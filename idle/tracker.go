@@ -242,6 +242,12 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	// idle connection, watched or pooled, measured the real one: it
 	// replaces the advertised timeout, with its own margin below.
 	measured := b.measures.lo().d
+	if adv := b.advertised.Timeout; adv > 0 && measured > adv && measured-adv < stallAllowance {
+		// As likely a server that closes on time, measured late by a
+		// stalled client, as one that closes a little late: the
+		// advertised timeout is the close.
+		measured = adv
+	}
 	if measured == 0 {
 		pick(b.advertised.Timeout, SourceAdvertised)
 	}
@@ -324,6 +330,13 @@ func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
 func closeMargin(d time.Duration) time.Duration {
 	return 50*time.Millisecond + d/64
 }
+
+// stallAllowance is how late a client stalled by load can measure a
+// close: a goroutine that waits for the backend's FIN runs only when the
+// runtime schedules it, and a container throttled by its CPU quota stops
+// for up to a period of 100 ms. A close measured less than this past the
+// advertised timeout is taken to be at the advertised timeout.
+const stallAllowance = 250 * time.Millisecond
 
 // closeAgreement is how far apart a backend's measured closes may lie for
 // the margin to apply: a server that closes on time closes within a few

@@ -29,19 +29,23 @@ func TestObserveWatchedClose(t *testing.T) {
 		{name: "node, twice", header: "timeout=1", watched: ms(2000, 2010), want: 1600 * time.Millisecond, source: SourceObserved},
 		// Three within 50 ms: the smallest, less 50 ms, a 64th and the spread.
 		{name: "node", header: "timeout=1", watched: ms(2000, 2010, 2005), want: 1908750 * time.Microsecond, source: SourceObserved},
-		{name: "apache on time", header: "timeout=1", watched: ms(1010, 1010, 1010), want: 944218750 * time.Nanosecond, source: SourceObserved},
+		{name: "apache on time", header: "timeout=1", watched: ms(1010, 1010, 1010), want: 934375 * time.Microsecond, source: SourceObserved},
+		{name: "apache, setting over a whole second", header: "timeout=2", watched: ms(2500, 2500, 2500), want: 2410937500 * time.Nanosecond, source: SourceObserved},
+		// Closes measured late by a stalled client: the advertised timeout
+		// is the close, less the margin and the spread.
+		{name: "stalled client", header: "timeout=1", watched: ms(1150, 1170, 1160), want: 914375 * time.Microsecond, source: SourceObserved},
 		{name: "short margin", header: "timeout=0", watched: ms(300, 300, 300), want: 245312500 * time.Nanosecond, source: SourceObserved},
 		{name: "under a second sized", header: "timeout=0", watched: ms(1300, 1300, 1300), want: 1229687500 * time.Nanosecond, source: SourceObserved},
 		{name: "configured caps", header: "timeout=1", configured: time.Second, watched: ms(2000, 2000, 2000), want: 800 * time.Millisecond, source: SourceConfigured},
 		{name: "a pooled close is measured too", closed: time.Second, watched: ms(1000, 1000), want: 934375 * time.Microsecond, source: SourceObserved},
 		{name: "the smaller measured close wins", header: "timeout=1", closed: 1500 * time.Millisecond, watched: ms(1510, 1510), want: 1416562500 * time.Nanosecond, source: SourceObserved},
 		// Closes a sweep apart: a server that closes late now and then.
-		{name: "closes that disagree keep the ratio", header: "timeout=20", watched: ms(20900, 20100, 20500), want: 16080 * time.Millisecond, source: SourceObserved},
+		{name: "closes that disagree keep the ratio", header: "timeout=19", watched: ms(20900, 20100, 20500), want: 16080 * time.Millisecond, source: SourceObserved},
 		{name: "floor", header: "timeout=0", watched: ms(90, 90, 90), want: DefaultFloor, source: SourceObserved},
 		{name: "none watched", header: "timeout=1", want: 800 * time.Millisecond, source: SourceAdvertised},
 		// The round trip: a first connect of 80 ms counts 240 ms (RFC
 		// 6298's first variation is half the time, times four).
-		{name: "round trip under the margin", header: "timeout=1", connect: 80 * time.Millisecond, watched: ms(1010, 1010, 1010), want: 704218750 * time.Nanosecond, source: SourceObserved},
+		{name: "round trip under the margin", header: "timeout=1", connect: 80 * time.Millisecond, watched: ms(1010, 1010, 1010), want: 694375 * time.Microsecond, source: SourceObserved},
 		{name: "round trip under the ratio", connect: 80 * time.Millisecond, watched: ms(1000), want: 760 * time.Millisecond, source: SourceObserved},
 		{name: "round trip under the advertised", header: "timeout=1", connect: 80 * time.Millisecond, want: 760 * time.Millisecond, source: SourceAdvertised},
 		{name: "a connect past a second counts a second", header: "timeout=5", connect: 3 * time.Second, want: 2 * time.Second, source: SourceAdvertised},
