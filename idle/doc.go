@@ -90,18 +90,20 @@
 // keep the ratio, as their slack is unknown, and cap the limit, as do
 // stale failures.
 //
-// A backend's measured closes are its eight newest, each kept for TTL
-// after it was measured, so that a server that raised its timeout is
-// believed after eight closes, or TTL. These make a close doubtful, kept
-// for a minute only: another close, or the advertised timeout, more than
-// twice as long, and no other close seen apart from it within a factor of
-// two. That is the shape of a restart that closed the one pooled
-// connection, which would otherwise keep a short limit for TTL. An
-// advertisement whose timeout changes forgets the measured closes: the
-// server was reconfigured or replaced. A stale-shaped failure after at
-// least half the smallest measured close counts as a close, and turns the
-// margin off for TTL: the backend closes sooner than its measured closes
-// showed (a sweep, a coarse timer), so they agreed by chance.
+// A backend's measured closes are kept for TTL each, eight at most: when
+// a ninth comes the oldest goes, unless it is the smallest. A close
+// shorter than the others is kept like any other: it may be a restart
+// that closed the one pooled connection, which costs dials for TTL, or
+// an instance behind a load balancer that closes sooner than the others,
+// which would fail requests if it were forgotten. Closes that lie more
+// than 50 ms apart turn the margin off for TTL, so that a server that
+// closes at varying times does not get it by chance when three of its
+// closes happen to agree. A stale-shaped failure after at least half the
+// smallest close counts as a close, and turns the margin off for TTL:
+// the backend closes sooner than its measured closes showed. An
+// advertised timeout more than a second and 250 ms below the smallest
+// close (no server closes that long after what it advertises) caps the
+// limit again: the backend, or one instance of it, was reconfigured.
 //
 // # Round trip
 //

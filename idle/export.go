@@ -124,7 +124,7 @@ func (t *Tracker) Export() []Learned {
 		}
 		if i := b.measures.lowest(); i >= 0 {
 			lo := b.measures.m[i]
-			add(EvidenceClosed, observation(lo), b.measures.expiry(i, ttl, b.advertised.Timeout))
+			add(EvidenceClosed, observation(lo), lo.at.Add(ttl))
 		}
 		add(EvidenceReused, b.reuse, b.reuse.at.Add(ttl))
 		add(EvidenceStale, b.stale.first, b.stale.first.at.Add(confirmWindow))
@@ -177,7 +177,7 @@ func (t *Tracker) Restore(entries []Learned) error {
 		}
 		r := &restored[i]
 		if b.measures.n == 0 && r.measures.n > 0 {
-			b.measures.add(r.measures.m[0].d, r.measures.m[0].at)
+			b.measures.add(r.measures.m[0].d, r.measures.m[0].at, t.ttl())
 		}
 		for _, o := range [...]struct{ own, from *observation }{
 			{&b.reuse, &r.reuse},
@@ -246,7 +246,7 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 		}
 		*o = observation{d: e.Idle, at: exp.Add(-window)}
 		if o == &closed {
-			b.measures.add(closed.d, closed.at)
+			b.measures.add(closed.d, closed.at, ttl)
 		}
 	}
 	return nil

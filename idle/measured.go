@@ -12,9 +12,8 @@ type measure struct {
 	at time.Time
 }
 
-// maxMeasures is how many measured closes a backend keeps, the newest:
-// enough to see a server that closes at varying times, and few enough
-// that a server that raised its timeout is believed after as many closes.
+// maxMeasures is how many measured closes a backend keeps: enough to see
+// a server that closes at varying times.
 const maxMeasures = 8
 
 // agreeingMeasures is how many measured closes, seen apart (see
@@ -25,27 +24,47 @@ const agreeingMeasures = 3
 
 // measures are a backend's measured closes, oldest first. Each lives for
 // the Tracker's TTL on its own, so that the smallest and the largest age
-// alike; one that is doubtful (see doubtful) lives for confirmWindow only.
+// alike. A short close is kept for TTL whatever else the backend shows:
+// one close shorter than the others may be a restart that closed the one
+// pooled connection, or an instance behind a load balancer that closes
+// sooner than the others, and only the second is a risk to requests.
 type measures struct {
 	m [maxMeasures]measure
 	n int
 	// since is when the closes that count toward agreement began: a
 	// detected restart starts them anew.
 	since time.Time
-	// disagreed is until when agreement does not count: a stale failure
-	// showed the backend closing before its measured closes.
+	// disagreed is until when agreement does not count: closes kept
+	// lay further apart than closeAgreement (a server that closes at
+	// varying times agrees by chance now and then), or a stale failure
+	// showed the backend closing before its measured closes. Zero: none.
 	disagreed time.Time
 }
 
-// add records a measured close of d at now, forgetting the oldest when
-// full.
-func (ms *measures) add(d time.Duration, now time.Time) {
+// add records a measured close of d at now. When full it forgets the
+// oldest close but the smallest, which stays until it expires. Closes
+// that disagree turn agreement off for ttl.
+func (ms *measures) add(d time.Duration, now time.Time, ttl time.Duration) {
 	if ms.n == maxMeasures {
-		copy(ms.m[:], ms.m[1:])
+		drop := 0
+		if ms.lowest() == 0 {
+			drop = 1
+		}
+		copy(ms.m[drop:], ms.m[drop+1:])
 		ms.n--
 	}
 	ms.m[ms.n] = measure{d: d, at: now}
 	ms.n++
+	if lo, hi := ms.bounds(); hi-lo > closeAgreement {
+		ms.disagree(now.Add(ttl))
+	}
+}
+
+// disagree turns agreement off until at, or later if it already is.
+func (ms *measures) disagree(until time.Time) {
+	if until.After(ms.disagreed) {
+		ms.disagreed = until
+	}
 }
 
 // dropSince forgets the closes measured at t or later.
@@ -61,72 +80,33 @@ func (ms *measures) dropSince(t time.Time) {
 	ms.n = n
 }
 
-// doubtful reports whether close i stands alone against the backend's
-// other evidence: no other close, seen apart from it, lies within a factor
-// of two of it, while another close or the advertised timeout adv is more
-// than twice as long. That is the shape of a restart that closed one
-// pooled connection, or of a burst of closes too close together to tell
-// apart from one (see restartWindow). It then lowers the limit for
-// confirmWindow only, as an unconfirmed stale failure does.
-func (ms *measures) doubtful(i int, adv time.Duration) bool {
-	mi := ms.m[i]
-	against := adv > 2*mi.d
-	for j, mj := range ms.m[:ms.n] {
-		if j == i {
-			continue
-		}
-		if absDiff(mi.at.Sub(mj.at), 0) >= restartWindow && mj.d <= 2*mi.d && mi.d <= 2*mj.d {
-			return false
-		}
-		if mj.d > 2*mi.d {
-			against = true
-		}
-	}
-	return against
-}
-
-// expire forgets the closes that expired at now, each TTL after it was
-// measured or confirmWindow when it is doubtful, and returns when the next
-// one expires; zero: none will.
-func (ms *measures) expire(now time.Time, ttl, adv time.Duration) (next time.Time) {
+// expire forgets the closes measured ttl or longer before now, and a
+// disagreement that ended, and returns when the next one expires; zero:
+// none will.
+func (ms *measures) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	if !ms.disagreed.IsZero() && !now.Before(ms.disagreed) {
 		ms.disagreed = time.Time{}
 	}
 	next = ms.disagreed
-	for {
-		dropped := false
-		for i := 0; i < ms.n; i++ {
-			if now.Before(ms.expiry(i, ttl, adv)) {
-				continue
-			}
-			copy(ms.m[i:], ms.m[i+1:ms.n])
-			ms.n--
-			ms.m[ms.n] = measure{}
-			dropped = true
-			break
+	n := 0
+	for _, m := range ms.m[:ms.n] {
+		exp := m.at.Add(ttl)
+		if !now.Before(exp) {
+			continue
 		}
-		if !dropped {
-			break
-		}
-	}
-	for i := range ms.n {
-		if exp := ms.expiry(i, ttl, adv); next.IsZero() || exp.Before(next) {
+		ms.m[n] = m
+		n++
+		if next.IsZero() || exp.Before(next) {
 			next = exp
 		}
 	}
+	clear(ms.m[n:ms.n])
+	ms.n = n
 	return next
 }
 
-// expiry returns when close i expires: TTL after it was measured, or
-// confirmWindow when it is doubtful.
-func (ms *measures) expiry(i int, ttl, adv time.Duration) time.Time {
-	if ms.doubtful(i, adv) {
-		ttl = min(ttl, confirmWindow)
-	}
-	return ms.m[i].at.Add(ttl)
-}
-
-// lowest returns the index of the smallest close kept; -1 if none.
+// lowest returns the index of the smallest close kept, the oldest of
+// equals; -1 if none.
 func (ms *measures) lowest() int {
 	i := -1
 	for j, m := range ms.m[:ms.n] {
@@ -146,19 +126,28 @@ func (ms *measures) lo() measure {
 	return measure{}
 }
 
+// bounds returns the smallest and the largest close kept.
+func (ms *measures) bounds() (lo, hi time.Duration) {
+	for i, m := range ms.m[:ms.n] {
+		if i == 0 {
+			lo, hi = m.d, m.d
+		}
+		lo, hi = min(lo, m.d), max(hi, m.d)
+	}
+	return lo, hi
+}
+
 // agree reports whether the closes kept show a server that closes on time:
 // at least agreeingMeasures of them since the last restart, seen apart,
-// and all of them within closeAgreement of each other. spread is how far
-// apart they lie.
+// all of them within closeAgreement of each other, and none that
+// disagreed within TTL. spread is how far apart they lie.
 func (ms *measures) agree() (spread time.Duration, ok bool) {
 	if !ms.disagreed.IsZero() || ms.n < agreeingMeasures {
 		return 0, false
 	}
-	lo, hi := ms.m[0].d, ms.m[0].d
 	apart := 0
 	var last time.Time
 	for _, m := range ms.m[:ms.n] {
-		lo, hi = min(lo, m.d), max(hi, m.d)
 		if m.at.Before(ms.since) {
 			continue
 		}
@@ -167,6 +156,7 @@ func (ms *measures) agree() (spread time.Duration, ok bool) {
 			last = m.at
 		}
 	}
+	lo, hi := ms.bounds()
 	spread = hi - lo
 	return spread, apart >= agreeingMeasures && spread <= closeAgreement
 }

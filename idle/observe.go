@@ -33,12 +33,6 @@ func (t *Tracker) ObserveKeepAlive(key string, values []string) {
 		raw = values[0]
 	}
 	t.update(key, now, true, func(b *backend) {
-		if b.answered.Load() != 0 && (ka.HasTimeout != b.advertised.HasTimeout || ka.Timeout != b.advertised.Timeout) {
-			// The backend's setting changed (a reconfigured server, or
-			// a restart): the closes measured under the old one no
-			// longer tell when it closes.
-			b.measures = measures{}
-		}
 		b.advertised, b.rawHeader = ka, raw
 		b.answered.Store(now.UnixNano())
 	})
@@ -81,7 +75,7 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 			return
 		}
 		b.closes.seen(now, idleFor)
-		b.measures.add(idleFor, now)
+		b.measures.add(idleFor, now, t.ttl())
 	})
 }
 
@@ -110,7 +104,7 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 	}
 	now := t.clock()
 	t.update(key, now, false, func(b *backend) {
-		b.measures.add(idleFor, now)
+		b.measures.add(idleFor, now, t.ttl())
 	})
 }
 
@@ -155,8 +149,8 @@ func (t *Tracker) ObserveStale(key string, idleFor, afterWrite time.Duration) {
 			// closes at times they did not show (a sweep, a coarse
 			// timer). The failure counts as a close, and the closes'
 			// agreement as chance, for TTL.
-			b.measures.add(idleFor, now)
-			b.measures.disagreed = now.Add(t.ttl())
+			b.measures.add(idleFor, now, t.ttl())
+			b.measures.disagree(now.Add(t.ttl()))
 		}
 	})
 }

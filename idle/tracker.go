@@ -197,6 +197,7 @@ func (t *Tracker) update(key string, now time.Time, touch bool, f func(*backend)
 	if touch {
 		b.used.Store(now.UnixNano())
 	}
+	b.expire(now, t.ttl()) // so that f sees only what holds
 	f(b)
 	t.refreshLocked(key, b, now)
 }
@@ -211,7 +212,7 @@ func (t *Tracker) refreshLocked(key string, b *backend, now time.Time) {
 // expires; zero: none will.
 func (b *backend) expire(now time.Time, ttl time.Duration) (next time.Time) {
 	for _, exp := range [...]time.Time{
-		b.measures.expire(now, ttl, b.advertised.Timeout),
+		b.measures.expire(now, ttl),
 		b.reuse.expire(now, ttl),
 		b.stale.confirmed.expire(now, ttl),
 		b.stale.first.expire(now, confirmWindow),
@@ -242,14 +243,18 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 	// idle connection, watched or pooled, measured the real one: it
 	// replaces the advertised timeout, with its own margin below.
 	measured := b.measures.lo().d
-	if adv := b.advertised.Timeout; adv > 0 && measured > adv && measured-adv < stallAllowance {
+	adv := b.advertised.Timeout
+	if adv > 0 && measured > adv && measured-adv < stallAllowance {
 		// As likely a server that closes on time, measured late by a
 		// stalled client, as one that closes a little late: the
 		// advertised timeout is the close.
 		measured = adv
 	}
-	if measured == 0 {
-		pick(b.advertised.Timeout, SourceAdvertised)
+	if measured == 0 || measured-adv > advertisedLag+stallAllowance {
+		// Nothing measured; or closes later than any server closes
+		// after what it advertises: the backend, or one instance of
+		// it, now advertises a shorter timeout than it closed at.
+		pick(adv, SourceAdvertised)
 	}
 	// timeout=0 says "under a second", no lower bound: until a close
 	// sizes it, only a short limit is safe.
@@ -280,7 +285,7 @@ func (t *Tracker) compute(b *backend, configured time.Duration) Limit {
 		// reuse that worked is safe either way (a reuse at its very length
 		// arrives as late as that one did, with none of the round trip to
 		// spare), and costs a stray little.
-		l.Timeout, l.Source = max(b.reuse.d-closeMargin(b.reuse.d), 0), SourceObserved
+		l.Timeout, l.Source = max(b.reuse.d-closeMargin(b.reuse.d), time.Nanosecond), SourceObserved
 	}
 	if underSecond && (l.Timeout == 0 || underSecondLimit < l.Timeout) {
 		l.Timeout, l.Source = underSecondLimit, SourceAdvertised
@@ -338,6 +343,10 @@ func closeMargin(d time.Duration) time.Duration {
 // advertised timeout is taken to be at the advertised timeout.
 const stallAllowance = 250 * time.Millisecond
 
+// advertisedLag is how long after its advertised timeout a server may
+// close: Node.js closes a second after it.
+const advertisedLag = time.Second
+
 // closeAgreement is how far apart a backend's measured closes may lie for
 // the margin to apply: a server that closes on time closes within a few
 // milliseconds of its setting (TestServersCloseOnTime), while one that
@@ -356,7 +365,8 @@ func (t *Tracker) ratioOf(d time.Duration) time.Duration {
 // sent at the limit reaches the backend a round trip later on the
 // backend's own clock.
 func (t *Tracker) scaled(d, rtt time.Duration) time.Duration {
-	return min(t.ratioOf(d), d-rtt)
+	// Never zero, which would mean no limit: Floor makes it one.
+	return max(min(t.ratioOf(d), d-rtt), time.Nanosecond)
 }
 
 func (t *Tracker) ratio() float64 {

@@ -111,8 +111,9 @@ func TestCloseMargin(t *testing.T) {
 }
 
 // TestLateCloseAgesOut: one close measured late (a sweep, or the client's
-// own stall) keeps the ratio while it holds, TTL after it was measured;
-// the closes after it then agree again.
+// own stall) keeps the ratio while it holds, TTL after it was measured, and
+// the disagreement it showed holds TTL after the last close that lay apart
+// from it; the closes after that agree again.
 func TestLateCloseAgesOut(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
@@ -123,14 +124,19 @@ func TestLateCloseAgesOut(t *testing.T) {
 		now = now.Add(time.Minute)
 		tr.ObserveWatchedClose(key, time.Second)
 	}
+	lastApart := now
 	if l := tr.Limit(key); l.Timeout != 800*time.Millisecond {
 		t.Fatalf("limit %v beside a close 100 ms later, want the ratio, 800ms", l.Timeout)
 	}
 	now = now.Add(DefaultTTL - 2*time.Minute) // the late close ages out
-	for range 2 {
+	for range 3 {
 		now = now.Add(time.Second)
 		tr.ObserveWatchedClose(key, time.Second)
 	}
+	if l := tr.Limit(key); l.Timeout != 800*time.Millisecond {
+		t.Fatalf("limit %v while the disagreement holds, want the ratio, 800ms", l.Timeout)
+	}
+	now = lastApart.Add(DefaultTTL)
 	if l := tr.Limit(key); l.Timeout != 934375*time.Microsecond {
 		t.Fatalf("limit %v once closes agree again, want 934.375ms", l.Timeout)
 	}
