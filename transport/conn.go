@@ -61,6 +61,7 @@ func (t *Transport) installDialers(base *http.Transport) {
 // returns is tracked.
 func (t *Transport) trackingTLS(dial dialFunc) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := time.Now()
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -68,18 +69,25 @@ func (t *Transport) trackingTLS(dial dialFunc) dialFunc {
 		if tc, ok := c.(*tls.Conn); ok {
 			return tc, nil
 		}
-		return newConn(c, t, addr), nil
+		tracked := newConn(c, t, addr)
+		tracked.dialTook = time.Since(start)
+		return tracked, nil
 	}
 }
 
-// tracking wraps a dialer so that its connections are tracked.
+// tracking wraps a dialer so that its connections are tracked, and timed:
+// how long a connection took to establish is about a round trip to the
+// backend (see conn.dialTook).
 func (t *Transport) tracking(dial dialFunc) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := time.Now()
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return newConn(c, t, addr), nil
+		tracked := newConn(c, t, addr)
+		tracked.dialTook = time.Since(start)
+		return tracked, nil
 	}
 }
 
@@ -121,6 +129,14 @@ type conn struct {
 	timerAt   time.Time // when timer fires; zero when it is not set (see armLocked)
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
+
+	// dialTook is how long the dialer took to establish the connection:
+	// about a round trip to the peer (a name lookup, or a TLS handshake
+	// by the caller's own TLS dialer, only make it longer). It is
+	// reported to the Tracker once, when the first attempt that gets the
+	// connection names its backend (acquire). Set before the base
+	// transport sees the connection, read under mu.
+	dialTook time.Duration
 
 	tls       bool        // a *tls.Conn wraps it: its close writes, so it is never watched
 	watchable bool        // the armed limit is not a configured one: a close at it may be watched
@@ -300,11 +316,17 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // request then goes out on another connection: net/http resends a request
 // nothing of which was written, and failing that the attempt is
 // unprocessed and retried.
+//
+// The first attempt names the connection's backend, and the time the
+// connection took to establish is reported to the Tracker then, as the
+// backend's round trip (idle.Tracker.ObserveConnect).
 func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (gen uint64, http2 bool) {
 	c.mu.Lock()
 	if c.state == connIdle && c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
 		c.closeLocked(closedByLimit)
 	}
+	var took time.Duration
+	var key string
 	if !c.protoSeen {
 		c.protoSeen = true
 		if negotiatedHTTP2(reported) {
@@ -315,6 +337,7 @@ func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (ge
 		if c.http2.Load() {
 			c.endLocked() // no age limit for HTTP/2 (see WithMaxConnectionAge)
 		}
+		took, key = c.dialTook, c.key
 	}
 	// The idle timer is left to run: it finds the connection busy and
 	// does nothing (expire), which costs less than stopping it on every
@@ -325,6 +348,10 @@ func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (ge
 	c.gen++
 	gen, http2 = c.gen, c.http2.Load()
 	c.mu.Unlock() // not deferred: this runs on every request
+	if took > 0 {
+		// Once per connection, outside mu: the Tracker takes its own lock.
+		c.t.observeConnect(key, took)
+	}
 	return gen, http2
 }
 
@@ -907,6 +934,15 @@ func (t *Transport) observeStale(c *conn, idleFor, afterWrite time.Duration) {
 		return
 	}
 	t.learn(c.key, func() { t.idle.ObserveStale(c.key, idleFor, afterWrite) })
+}
+
+// observeConnect records that a new connection to the backend key took
+// took to establish: about a round trip, which the backend's limits leave
+// to spare (idle.Tracker.ObserveConnect). For a backend reached through a
+// CONNECT tunnel or a SOCKS proxy, it is the round trip to the proxy,
+// short of the backend's own behind it.
+func (t *Transport) observeConnect(key string, took time.Duration) {
+	t.learn(key, func() { t.idle.ObserveConnect(key, took) })
 }
 
 // observeReuse records that a reused connection to the backend key, idle
