@@ -317,13 +317,22 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // nothing of which was written, and failing that the attempt is
 // unprocessed and retried.
 //
+// The limit armed at release may be out of date: the backend's limit may
+// have come down since (this Transport learned something, or another
+// client taught a shared Tracker), and a connection idle past the new
+// limit is closed the same way.
+//
 // The first attempt names the connection's backend, and the time the
 // connection took to establish is reported to the Tracker then, as the
 // backend's round trip (idle.Tracker.ObserveConnect).
 func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (gen uint64, http2 bool) {
 	c.mu.Lock()
-	if c.state == connIdle && c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
-		c.closeLocked(closedByLimit)
+	if c.state == connIdle {
+		if c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
+			c.closeLocked(closedByLimit)
+		} else if v := c.t.limitVersion.Load(); (v != c.lim.version || c.t.sharedTracker) && !c.http2.Load() {
+			c.relimitLocked(idleFor, v)
+		}
 	}
 	var took time.Duration
 	var key string
@@ -353,6 +362,25 @@ func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (ge
 		c.t.observeConnect(key, took)
 	}
 	return gen, http2
+}
+
+// relimitLocked closes the pooled connection, idle for idleFor, when the
+// backend's limit came down below that since the connection was released:
+// the Tracker is asked again, as limitLocked would have at the release,
+// had it known. v is Transport.limitVersion, read before asking. The
+// answer is kept (c.lim), so that the connection asks again only when the
+// version moves again; its time is left as it was, so that limitRecheck
+// still counts from the ask before. A connection always has its key by
+// the time it is pooled.
+func (c *conn) relimitLocked(idleFor time.Duration, v uint64) {
+	l := c.t.idle.Limit(c.key)
+	c.lim.limit, c.lim.version = l, v
+	if l.Timeout > 0 && idleFor >= l.Timeout {
+		// Closed at the limit it is past: a watch (startWatchLocked) goes
+		// by this limit and its source.
+		c.limit, c.watchable = l.Timeout, l.Source != idle.SourceConfigured
+		c.closeLocked(closedByLimit)
+	}
 }
 
 // markHTTP2 records that the connection speaks HTTP/2, learned after it
