@@ -293,6 +293,14 @@ func (c *conn) maxRequestsLeft() int {
 	return int(c.maxLeft.Load())
 }
 
+// closedByUs reports whether the connection was closed by its idle or
+// age limit.
+func (c *conn) closedByUs() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closedBy == closedByLimit || c.closedBy == closedByAge
+}
+
 // peerError returns how the backend ended the connection (its FIN or
 // reset as a read error), or nil if it did not.
 func (c *conn) peerError() error {
@@ -956,9 +964,11 @@ func (t *Transport) observeWatchedClose(key string, idleFor time.Duration) {
 // the request was written (zero: the write failed); see
 // idle.Tracker.ObserveStale for which failures teach. A connection whose
 // requests the backend had counted down teaches nothing: its request
-// count explains the close.
+// count explains the close. Nor does one that we closed, at its idle or
+// age limit, as a request took it (acquire) or as net/http handed it out:
+// the request failed by our doing, not the backend's.
 func (t *Transport) observeStale(c *conn, idleFor, afterWrite time.Duration) {
-	if c.maxRequestsLeft() == 0 {
+	if c.maxRequestsLeft() == 0 || c.closedByUs() {
 		return
 	}
 	t.learn(c.key, func() { t.idle.ObserveStale(c.key, idleFor, afterWrite) })
