@@ -19,7 +19,8 @@ import (
 // Transport learned a shorter advertised timeout on another connection),
 // is closed when a request takes it idle past the new limit, before a
 // byte is written to it: the POST goes out once, on a new connection, and
-// succeeds.
+// succeeds. The attempt that failed on the connection we closed teaches
+// the Tracker nothing: it is not a stale connection of the backend's.
 func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 	var (
 		mu       sync.Mutex
@@ -102,20 +103,22 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 	a.mu.Lock()
 	limitA := a.limit
 	a.mu.Unlock()
-	if limitA != 8*time.Second {
-		t.Fatalf("A pooled under a %v limit, want 8s (timeout=10 at the ratio)", limitA)
+	if limitA < 7*time.Second || limitA > 8*time.Second {
+		t.Fatalf("A pooled under a %v limit, want about 8s (timeout=10 at the ratio)", limitA)
 	}
 	finishB()
 	finish(respB)
 	// B, on top of the pool, learns timeout=1: the limit comes down to
-	// 800 ms while A sits in the pool under its 8 s.
+	// about 800 ms (the ratio, less the round trip when the Tracker
+	// leaves one) while A sits in the pool under its 8 s.
 	respS, s := start("/short")
 	finish(respS)
 	if s != b {
 		t.Fatal("/short did not go out on B, the connection pooled last")
 	}
-	if l := rt.IdleLimit(respS.Request.URL); l.Timeout != 800*time.Millisecond || l.Source != idle.SourceAdvertised {
-		t.Fatalf("limit %+v after timeout=1, want 800ms advertised", l)
+	newLimit := rt.IdleLimit(respS.Request.URL)
+	if newLimit.Timeout < 500*time.Millisecond || newLimit.Timeout > 800*time.Millisecond || newLimit.Source != idle.SourceAdvertised {
+		t.Fatalf("limit %+v after timeout=1, want about 800ms advertised", newLimit)
 	}
 	// B is retired at its new limit; A has then been idle longer.
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -126,7 +129,7 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("B was not closed at its 800 ms limit")
+			t.Fatal("B was not closed at its new limit")
 		}
 	}
 	a.mu.Lock()
@@ -150,8 +153,11 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 	mu.Lock()
 	postFrom, fromA, fromB := remotes["/post"], remotes["/a"], remotes["/b"]
 	mu.Unlock()
-	t.Logf("A idle %v under %v when the limit was 800ms; POST from %s (A %s, B %s); %d dials, %d connections at the server",
-		idleA.Round(time.Millisecond), limitA, postFrom, fromA, fromB, dials.Load(), newConns.Load())
+	t.Logf("A idle %v under %v when the limit was %v; POST from %s (A %s, B %s); %d dials, %d connections at the server",
+		idleA.Round(time.Millisecond), limitA, newLimit.Timeout, postFrom, fromA, fromB, dials.Load(), newConns.Load())
+	if ev := staleEvidence(rt.Learned()); len(ev) > 0 {
+		t.Errorf("the Tracker took the connection we closed for a stale one: %+v", ev)
+	}
 	if c == a || postFrom == fromA {
 		t.Error("the POST went out on A, idle past the backend's new limit")
 	}
@@ -197,14 +203,14 @@ func TestAcquireLimitLoweredBySharedTracker(t *testing.T) {
 	a.mu.Lock()
 	limitA := a.limit
 	a.mu.Unlock()
-	if limitA != 8*time.Second {
-		t.Fatalf("pooled under a %v limit, want 8s (timeout=10 at the ratio)", limitA)
+	if limitA < 7*time.Second || limitA > 8*time.Second {
+		t.Fatalf("pooled under a %v limit, want about 8s (timeout=10 at the ratio)", limitA)
 	}
 	version := rt.limitVersion.Load()
 	// The other client's backend says timeout=1.
 	tr.ObserveKeepAlive(key, []string{"timeout=1"})
-	if l := tr.Limit(key); l.Timeout != 800*time.Millisecond {
-		t.Fatalf("shared limit %+v, want 800ms", l)
+	if l := tr.Limit(key); l.Timeout < 500*time.Millisecond || l.Timeout > 800*time.Millisecond {
+		t.Fatalf("shared limit %+v, want about 800ms", l)
 	}
 	time.Sleep(850 * time.Millisecond) // the idle time under test
 	got, err := sendTraced(t, rt, http.MethodPost, u.String(), strings.NewReader("once"), nil)
@@ -215,6 +221,9 @@ func TestAcquireLimitLoweredBySharedTracker(t *testing.T) {
 	cause := a.closedBy
 	a.mu.Unlock()
 	t.Logf("POST on a new connection: %v; limit version %d before, %d after; %d dials", got.c != a, version, rt.limitVersion.Load(), dials.Load())
+	if ev := staleEvidence(tr.Export()); len(ev) > 0 {
+		t.Errorf("the Tracker took the connection we closed for a stale one: %+v", ev)
+	}
 	if got.c == a {
 		t.Error("the POST went out on the connection idle past the shared Tracker's new limit")
 	}
@@ -227,4 +236,17 @@ func TestAcquireLimitLoweredBySharedTracker(t *testing.T) {
 	if n := dials.Load(); n != 2 {
 		t.Errorf("%d dials, want 2", n)
 	}
+}
+
+// staleEvidence returns the stale failures among what a Tracker learned.
+func staleEvidence(learned []idle.Learned) []idle.Evidence {
+	var ev []idle.Evidence
+	for _, l := range learned {
+		for _, e := range l.Evidence {
+			if e.Kind == idle.EvidenceStale || e.Kind == idle.EvidenceStaleConfirmed {
+				ev = append(ev, e)
+			}
+		}
+	}
+	return ev
 }
