@@ -83,8 +83,9 @@ func sendTraced(t *testing.T, rt *Transport, method, url string, body io.Reader,
 // and the time is reported to the Tracker once, through the learn path
 // (the version moves, so that pooled connections ask for their limits
 // again), when the connection's first attempt names its backend: the
-// Tracker then holds what a Tracker told that connect time directly
-// holds.
+// Tracker's limit is then that of a Tracker told that connect time once,
+// directly, which leaves the round trip off a configured timeout at ratio
+// 1.
 func TestConnReportsConnectTime(t *testing.T) {
 	const connect = 30 * time.Millisecond
 	u := goServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +94,7 @@ func TestConnReportsConnectTime(t *testing.T) {
 	})
 	key := idle.Key(u)
 	tr := idle.NewTracker()
-	tr.Configured = 2 * time.Second
+	tr.Configured, tr.Ratio = 2*time.Second, 1 // at ratio 1, the round trip alone comes off
 	var dials atomic.Int32
 	rt := New(WithBase(slowDialer(connect, &dials)), WithIdleTracker(tr))
 	t.Cleanup(rt.CloseIdleConnections)
@@ -121,14 +122,24 @@ func TestConnReportsConnectTime(t *testing.T) {
 	if v := rt.limitVersion.Load(); v != 1 {
 		t.Fatalf("limit version %d after one request on a new connection, want 1: its connect time, learned", v)
 	}
-	ref := idle.NewTracker()
-	ref.Configured = tr.Configured
-	none := ref.Limit(key)
-	ref.ObserveConnect(key, took)
-	want, got := ref.Limit(key), tr.Limit(key)
-	t.Logf("limit %v; a Tracker told nothing of the round trip: %v", got, none)
-	if got != want {
-		t.Errorf("the Tracker's limit is %+v, want %+v: that of a Tracker told the connect time", got, want)
+	// What a Tracker told nothing, the connect time once, and twice holds.
+	ref := func(times int) idle.Limit {
+		r := idle.NewTracker()
+		r.Configured, r.Ratio = tr.Configured, tr.Ratio
+		r.Limit(key)
+		for range times {
+			r.ObserveConnect(key, took)
+		}
+		return r.Limit(key)
+	}
+	none, once, twice := ref(0), ref(1), ref(2)
+	got := tr.Limit(key)
+	t.Logf("limit %v; a Tracker told the connect time once: %v, twice: %v, never: %v", got.Timeout, once.Timeout, twice.Timeout, none.Timeout)
+	if once == none || once == twice {
+		t.Fatalf("the Tracker's limit does not tell the round trip reported once (%v) from none (%v) or twice (%v): the test proves nothing", once, none, twice)
+	}
+	if got != once {
+		t.Errorf("the Tracker's limit is %+v, want %+v: that of a Tracker told the connect time once", got, once)
 	}
 
 	// The same connection again: nothing more to report of it, and only
@@ -144,6 +155,9 @@ func TestConnReportsConnectTime(t *testing.T) {
 	}
 	if v := rt.limitVersion.Load(); v != wantV {
 		t.Errorf("limit version %d after a reuse idle for %v, want %d: the connect time is reported once", v, idleFor, wantV)
+	}
+	if got := tr.Limit(key); got != once {
+		t.Errorf("the Tracker's limit is %+v after a reuse, want %+v: the connect time is reported once", got, once)
 	}
 	if n := dials.Load(); n != 1 {
 		t.Errorf("%d dials, want 1", n)
