@@ -112,14 +112,21 @@ type conn struct {
 
 	written atomic.Int64
 	read    atomic.Int64
+	// When the backend's idle clock can have started at the earliest,
+	// as UnixNano (see idleStart): the current response's first data
+	// (zeroed as an attempt takes the connection), the last read that
+	// emptied the socket's buffer, and the last such read that more data
+	// followed.
+	respAt, drained, dataAfter atomic.Int64
 
 	mu        sync.Mutex
 	state     connState
 	key       string      // the peer's backend key (see peerKey), set when an attempt first gets the conn
 	http2     atomic.Bool // TLS negotiated h2, or the HTTP/2 preface went out (h2c); set under mu
 	protoSeen bool
-	gen       uint64 // bumped each time the conn is handed to an attempt
-	idleSince time.Time
+	gen       uint64        // bumped each time the conn is handed to an attempt
+	idleSince time.Time     // when the backend's idle clock started at the earliest, by ours (see idleStart)
+	lead      time.Duration // how long before the release that was
 	limit     time.Duration // idle limit armed for the current idle period
 	maxLeft   atomic.Int64  // requests the backend still takes on it, see responded; -1: unknown
 	lim       cachedLimit   // the backend's limit as last asked, see limitLocked
@@ -181,6 +188,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, c.closedError("read")
 	}
 	c.read.Add(int64(n))
+	if n > 0 {
+		c.sawData(n < len(p))
+	}
 	if err != nil {
 		c.readFailed(err)
 	}
@@ -233,6 +243,40 @@ func (c *conn) Close() error {
 		return nil // the watcher closes the socket
 	}
 	return c.Conn.Close()
+}
+
+// sawData records a read that returned data; drained says it emptied the
+// socket's buffer (it returned less than asked for).
+func (c *conn) sawData(drained bool) {
+	now := time.Now().UnixNano()
+	if c.respAt.Load() == 0 {
+		c.respAt.Store(now)
+	}
+	if d := c.drained.Load(); d != 0 {
+		// The buffer was empty then: this data arrived later.
+		c.dataAfter.Store(d)
+	}
+	if drained {
+		c.drained.Store(now)
+	}
+}
+
+// idleStart returns when the backend's idle clock started at the earliest,
+// for a connection released at now. The backend starts it once it has
+// written the response's last byte, which for a response that fits the
+// socket buffers is as soon as its handler is done: when the first data
+// of the response arrived, less the one-way trip that the limits leave
+// to spare (idle.Tracker.ObserveConnect). A caller that reads such a body
+// slowly releases the connection later by as long as it takes. A body
+// that came over a while arrived after each read that emptied the buffer
+// and was followed by more: the last of those bounds it closer. Without
+// either, the release itself.
+func (c *conn) idleStart(now time.Time) time.Time {
+	start := max(c.respAt.Load(), c.dataAfter.Load())
+	if lead := time.Duration(now.UnixNano() - start); start > 0 && lead > 0 {
+		return now.Add(-lead)
+	}
+	return now
 }
 
 func (c *conn) readFailed(err error) {
@@ -317,8 +361,10 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // connection is known to speak HTTP/2. reported is what httptrace reported
 // for it (c or a *tls.Conn around c).
 //
-// idleFor is how long net/http says the connection sat in its pool. One
-// idle past its limit is closed here, before the request wrote a byte to
+// idleFor is how long net/http says the connection sat in its pool, from
+// its release; the idle period counts from the last data read before
+// that (c.lead earlier, see releaseLocked). One idle past its limit is
+// closed here, before the request wrote a byte to
 // it: its timer ran late (on a busy machine a timer can fire tens of
 // milliseconds late), and the backend may close it at any moment. The
 // request then goes out on another connection: net/http resends a request
@@ -335,7 +381,9 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // backend's round trip (idle.Tracker.ObserveConnect).
 func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (gen uint64, http2 bool) {
 	c.mu.Lock()
+	c.respAt.Store(0) // the response to come is this attempt's
 	if c.state == connIdle {
+		idleFor += c.lead // net/http counts from the release
 		if c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
 			c.closeLocked(closedByLimit)
 		} else if v := c.t.limitVersion.Load(); (v != c.lim.version || c.t.sharedTracker) && !c.http2.Load() {
@@ -421,8 +469,10 @@ func (c *conn) releaseLocked(gen uint64) {
 		return
 	}
 	c.state = connIdle
-	c.idleSince = time.Now()
-	c.t.sawRelease(c.idleSince)
+	now := time.Now()
+	c.idleSince = c.idleStart(now)
+	c.lead = now.Sub(c.idleSince)
+	c.t.sawRelease(now)
 	// Keep-Alive max=N is not enforced here: see idle.Limit.MaxRequests.
 	l := c.limitLocked()
 	c.limit, c.watchable = l.Timeout, l.Source != idle.SourceConfigured
