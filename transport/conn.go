@@ -115,9 +115,9 @@ type conn struct {
 	// When the backend's idle clock can have started at the earliest,
 	// as UnixNano (see idleStart): the current response's first data
 	// (zeroed as an attempt takes the connection), the last read that
-	// emptied the socket's buffer, and the last such read that more data
-	// followed.
-	respAt, drained, dataAfter atomic.Int64
+	// emptied the socket's buffer, the last such read that more data
+	// followed, and the last read that waited for its data.
+	respAt, drained, dataAfter, arrived atomic.Int64
 
 	mu        sync.Mutex
 	state     connState
@@ -179,6 +179,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.watch.handOff() // a read that came after the detach reads no more either
 		return 0, c.closedError("read")
 	}
+	called := time.Now()
 	n, err := c.Conn.Read(p)
 	if c.detached.Load() {
 		// Retired while this read was pending (its deadline ended it):
@@ -189,7 +190,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	c.read.Add(int64(n))
 	if n > 0 {
-		c.sawData(n < len(p))
+		c.sawData(called, n < len(p))
 	}
 	if err != nil {
 		c.readFailed(err)
@@ -245,12 +246,17 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
-// sawData records a read that returned data; drained says it emptied the
-// socket's buffer (it returned less than asked for).
-func (c *conn) sawData(drained bool) {
-	now := time.Now().UnixNano()
+// sawData records a read called at called that returned data; drained
+// says it emptied the socket's buffer (it returned less than asked for).
+func (c *conn) sawData(called time.Time, drained bool) {
+	t := time.Now()
+	now := t.UnixNano()
 	if c.respAt.Load() == 0 {
 		c.respAt.Store(now)
+	}
+	if t.Sub(called) > readWaited {
+		// The data arrived as the read returned.
+		c.arrived.Store(now)
 	}
 	if d := c.drained.Load(); d != 0 {
 		// The buffer was empty then: this data arrived later.
@@ -261,23 +267,39 @@ func (c *conn) sawData(drained bool) {
 	}
 }
 
+// readWaited is how long a read must have taken for the data it returned
+// to count as arriving as it returned: a read of data already buffered
+// takes microseconds.
+const readWaited = time.Millisecond
+
 // idleStart returns when the backend's idle clock started at the earliest,
 // for a connection released at now. The backend starts it once it has
 // written the response's last byte, which for a response that fits the
-// socket buffers is as soon as its handler is done: when the first data
-// of the response arrived, less the one-way trip that the limits leave
-// to spare (idle.Tracker.ObserveConnect). A caller that reads such a body
-// slowly releases the connection later by as long as it takes. A body
-// that came over a while arrived after each read that emptied the buffer
-// and was followed by more: the last of those bounds it closer. Without
-// either, the release itself.
+// socket buffers is as soon as its handler is done: no earlier than the
+// last data of the response that arrived, less the one-way trip that the
+// limits leave to spare (idle.Tracker.ObserveConnect). A caller that reads
+// such a body slowly releases the connection later by as long as it
+// takes. The last data that arrived is known when a read waited for it
+// (the response's headers after a long poll, the next chunk of a stream);
+// data read after a read that emptied the socket's buffer arrived after
+// that read; and the response's first data arrived before it was read.
+// The latest of these counts; without any, the release itself.
+//
+// This is our own limit's start, which errs early. A close the backend
+// makes is measured from the release, which errs late (it is the backend's
+// idle start plus at least the one-way trip), so that a measured close
+// errs short.
 func (c *conn) idleStart(now time.Time) time.Time {
-	start := max(c.respAt.Load(), c.dataAfter.Load())
+	start := max(c.respAt.Load(), c.dataAfter.Load(), c.arrived.Load())
 	if lead := time.Duration(now.UnixNano() - start); start > 0 && lead > 0 {
 		return now.Add(-lead)
 	}
 	return now
 }
+
+// releasedAt returns when the idle connection was released, from which a
+// close the backend makes of it is measured (see idleStart).
+func (c *conn) releasedAt() time.Time { return c.idleSince.Add(c.lead) }
 
 func (c *conn) readFailed(err error) {
 	c.mu.Lock()
@@ -291,7 +313,7 @@ func (c *conn) readFailed(err error) {
 	c.closedBy = closedByPeer
 	c.state = connClosed
 	c.endLocked()
-	key, idleFor, spent := c.key, time.Since(c.idleSince), c.maxLeft.Load() == 0
+	key, idleFor, spent := c.key, time.Since(c.releasedAt()), c.maxLeft.Load() == 0
 	c.mu.Unlock()
 	c.t.observeServerClosedIdle(key, idleFor, spent)
 }
@@ -660,12 +682,14 @@ func (c *conn) startWatchLocked() bool {
 		// The read ends anyway, on the closed socket.
 		_ = c.Conn.Close()
 	}
-	go c.watchClose(w, c.key, c.idleSince, c.idleSince.Add(watchFor(c.limit)))
+	go c.watchClose(w, c.key, c.releasedAt(), c.idleSince.Add(watchFor(c.limit)))
 	return true
 }
 
 // watchClose runs the watch of a detached connection (see watch).
-func (c *conn) watchClose(w *watch, key string, idleSince, until time.Time) {
+// released is when the connection was released: the close is measured
+// from it (see idleStart).
+func (c *conn) watchClose(w *watch, key string, released, until time.Time) {
 	defer c.t.watches.remove(c)
 	defer func() { _ = c.Conn.Close() }()
 	wait := time.NewTimer(time.Until(until))
@@ -696,7 +720,7 @@ func (c *conn) watchClose(w *watch, key string, idleSince, until time.Time) {
 		}
 		// The FIN or reset: measured from the release, which came after
 		// the backend's idle clock started, so it errs short.
-		c.t.observeWatchedClose(key, time.Since(idleSince))
+		c.t.observeWatchedClose(key, time.Since(released))
 		return
 	}
 }
