@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
 	"strings"
@@ -184,18 +183,15 @@ func TestConnRoundTripInLimit(t *testing.T) {
 		early      = 2 * time.Millisecond // sent this long before the limit
 	)
 	var served, postsServed atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srvURL := goServer(t, serverIdle, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		served.Add(1)
 		if r.Method == http.MethodPost {
 			postsServed.Add(1)
 		}
 		_, _ = io.WriteString(w, "ok")
-	}))
-	srv.Config.IdleTimeout = serverIdle
-	srv.Start()
-	t.Cleanup(srv.Close)
-	relay, err := latency.Start(srv.Listener.Addr().String(), oneWay)
+	})
+	relay, err := latency.Start(srvURL.Host, oneWay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,19 +222,8 @@ func TestConnRoundTripInLimit(t *testing.T) {
 		}
 		// The server closes the connection about a second after its
 		// release; the watch ends with it.
-		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			c.mu.Lock()
-			closed := c.state == connClosed
-			c.mu.Unlock()
-			rt.watches.mu.Lock()
-			_, watched := rt.watches.m[c]
-			rt.watches.mu.Unlock()
-			if closed && !watched {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: the server did not close the connection", round)
-			}
+		if _, ok := awaitClosedUnwatched(c, 3*time.Second); !ok {
+			t.Fatalf("round %d: the server did not close the connection", round)
 		}
 		l := tr.Limit(key)
 		path = append(path, l.Timeout.Round(time.Millisecond).String()+"/"+l.Source.String())

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,21 +22,9 @@ func TestSlowBodyReaderIdleClock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a second of real time")
 	}
-	idleAt := make(chan time.Time, 1)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv, idleAt := idleServer(t, time.Second, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat("x", 32<<10))
 	}))
-	srv.Config.IdleTimeout = time.Second
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateIdle {
-			select {
-			case idleAt <- time.Now():
-			default:
-			}
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
 	rt := New(WithBackendIdleTimeout(time.Second))
 	t.Cleanup(rt.CloseIdleConnections)
 
@@ -47,7 +33,7 @@ func TestSlowBodyReaderIdleClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := resp.Body.(*attemptBody).a.Load().conn
+	c := connOf(resp)
 	var serverIdle time.Time
 	select {
 	case serverIdle = <-idleAt: // the whole body sits in the socket buffers
@@ -55,25 +41,14 @@ func TestSlowBodyReaderIdleClock(t *testing.T) {
 		t.Skip("the server never went idle before the body was read: socket buffers too small for the case")
 	}
 	time.Sleep(500 * time.Millisecond) // the caller's slow reading: the case itself, not a synchronisation
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	drainBody(t, resp)
 	released := time.Now()
 	c.mu.Lock()
 	limit, lead := c.limit, c.lead
 	c.mu.Unlock()
 	// The connection is closed by our limit or by the server: wait for
 	// either (bounded), then see which.
-	var cause closeCause
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		c.mu.Lock()
-		cause = c.closedBy
-		c.mu.Unlock()
-		if cause != closedByNobody {
-			break
-		}
-	}
+	cause := awaitClose(c, 5*time.Second)
 	t.Logf("server idle %v before the release; limit %v, counted from %v before the release; closed by %d after %v",
 		released.Sub(serverIdle).Round(time.Millisecond), limit, lead.Round(time.Millisecond), cause, time.Since(released).Round(time.Millisecond))
 	if lead < 400*time.Millisecond {
@@ -93,7 +68,7 @@ func TestStreamedBodyIdleClock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a second and a half of real time")
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := goServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/stream" {
 			_, _ = io.WriteString(w, "ok")
 			return
@@ -104,33 +79,16 @@ func TestStreamedBodyIdleClock(t *testing.T) {
 			f.Flush()
 			time.Sleep(100 * time.Millisecond) // the backend's pace: the case itself
 		}
-	}))
-	srv.Config.IdleTimeout = time.Minute
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	var dials atomic.Int32
 	rt := New(WithBase(countingBase(&dials)), WithBackendIdleTimeout(time.Second))
 	t.Cleanup(rt.CloseIdleConnections)
 
-	get := func(path string) *conn {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := resp.Body.(*attemptBody).a.Load().conn
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return c
-	}
-	c := get("/stream")
+	c := getConn(t, rt, u.String()+"/stream")
 	c.mu.Lock()
 	lead, state := c.lead, c.state
 	c.mu.Unlock()
-	again := get("/")
+	again := getConn(t, rt, u.String()+"/")
 	t.Logf("streamed for 1.5s under an 800ms limit: idle counted from %v before the release; %d dials", lead.Round(time.Millisecond), dials.Load())
 	if state != connIdle || lead > 200*time.Millisecond {
 		t.Errorf("after the stream the connection is in state %d, idle counted from %v before the release; want pooled, counted from the last data", state, lead)

@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -21,7 +20,7 @@ func TestReview3WatchedCloseAboveAdvert(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seconds of real time")
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := goServer(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Keep-Alive", "timeout=1")
 		if r.URL.Path == "/slow" {
 			_, _ = io.WriteString(w, "head")
@@ -29,45 +28,17 @@ func TestReview3WatchedCloseAboveAdvert(t *testing.T) {
 			time.Sleep(600 * time.Millisecond) // the handler's work: the case itself
 		}
 		_, _ = io.WriteString(w, "ok")
-	}))
-	srv.Config.IdleTimeout = time.Second
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	rt := New()
 	t.Cleanup(rt.CloseIdleConnections)
-	get := func(path string) *conn {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := resp.Body.(*attemptBody).a.Load().conn
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return c
-	}
-	get("/") // the advertisement
-	c := get("/slow")
+	getConn(t, rt, u.String()+"/") // the advertisement
+	c := getConn(t, rt, u.String()+"/slow")
 	c.mu.Lock()
 	limit, lead := c.limit, c.lead
 	c.mu.Unlock()
-	var cause closeCause
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		c.mu.Lock()
-		cause = c.closedBy
-		c.mu.Unlock()
-		rt.watches.mu.Lock()
-		_, watched := rt.watches.m[c]
-		rt.watches.mu.Unlock()
-		if cause != closedByNobody && !watched {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the connection was never closed")
-		}
+	cause, ok := awaitClosedUnwatched(c, 5*time.Second)
+	if !ok {
+		t.Fatal("the connection was never closed")
 	}
 	l := rt.idle.Limit(c.key)
 	t.Logf("armed %v counted from %v before the release; closed by %d; limit now %v (%s)", limit, lead.Round(time.Millisecond), cause, l.Timeout, l.Source)

@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +29,7 @@ func TestReview3InflatedCloseFailsPOST(t *testing.T) {
 	}
 	const oneWay = 40 * time.Millisecond
 	var posts atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := goServer(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		if r.Method == http.MethodPost {
 			posts.Add(1)
@@ -41,11 +40,8 @@ func TestReview3InflatedCloseFailsPOST(t *testing.T) {
 			time.Sleep(600 * time.Millisecond) // the handler's work: the case itself
 		}
 		_, _ = io.WriteString(w, "ok")
-	}))
-	srv.Config.IdleTimeout = time.Second
-	srv.Start()
-	t.Cleanup(srv.Close)
-	relay, err := latency.Start(srv.Listener.Addr().String(), oneWay)
+	})
+	relay, err := latency.Start(u.Host, oneWay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,45 +50,16 @@ func TestReview3InflatedCloseFailsPOST(t *testing.T) {
 	rt := New()
 	t.Cleanup(rt.CloseIdleConnections)
 
-	get := func(path string) *conn {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := resp.Body.(*attemptBody).a.Load().conn
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return c
-	}
-	waitClosed := func(c *conn) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			c.mu.Lock()
-			closed := c.state == connClosed
-			c.mu.Unlock()
-			rt.watches.mu.Lock()
-			_, watched := rt.watches.m[c]
-			rt.watches.mu.Unlock()
-			if closed && !watched {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the connection was never closed")
-			}
-		}
-	}
 	// Learn: the slow response's connection, closed by the server.
-	c := get("/slow")
-	waitClosed(c)
+	c := getConn(t, rt, base+"/slow")
+	if _, ok := awaitClosedUnwatched(c, 5*time.Second); !ok {
+		t.Fatal("the connection was never closed")
+	}
 	l := rt.idle.Limit(c.key)
 	t.Logf("learned limit %v (%s)", l.Timeout, l.Source)
 
 	// A fast response on a new connection, then a POST at 950 ms of idle.
-	c2 := get("/")
+	c2 := getConn(t, rt, base+"/")
 	if c2 == c {
 		t.Fatal("the closed connection was reused")
 	}
@@ -103,9 +70,7 @@ func TestReview3InflatedCloseFailsPOST(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	c2.mu.Lock()
-	cause := c2.closedBy
-	c2.mu.Unlock()
+	cause := closedBy(c2)
 	t.Logf("POST at 950 ms of idle: err %v; first connection closed by %d; POSTs served %d", err, cause, posts.Load())
 	if err != nil {
 		t.Errorf("the POST failed on a connection reused under a limit (%v) above the server's real close (1 s): %v", l.Timeout, err)

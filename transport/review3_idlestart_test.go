@@ -2,9 +2,7 @@ package transport
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -81,19 +79,7 @@ func TestReview3IdleStartInflatesMeasuredClose(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			idleAt := make(chan time.Time, 1)
-			srv := httptest.NewUnstartedServer(tc.handler)
-			srv.Config.IdleTimeout = idleTimeout
-			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-				if st == http.StateIdle {
-					select {
-					case idleAt <- time.Now():
-					default:
-					}
-				}
-			}
-			srv.Start()
-			t.Cleanup(srv.Close)
+			srv, idleAt := idleServer(t, idleTimeout, tc.handler)
 			base := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
 			rt := New(WithBase(base))
 			t.Cleanup(rt.CloseIdleConnections)
@@ -102,11 +88,8 @@ func TestReview3IdleStartInflatesMeasuredClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := resp.Body.(*attemptBody).a.Load().conn
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			c := connOf(resp)
+			drainBody(t, resp)
 			released := time.Now()
 			var serverIdle time.Time
 			select {
@@ -117,21 +100,8 @@ func TestReview3IdleStartInflatesMeasuredClose(t *testing.T) {
 			c.mu.Lock()
 			lead := c.lead
 			c.mu.Unlock()
-			var cause closeCause
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				c.mu.Lock()
-				cause = c.closedBy
-				c.mu.Unlock()
-				if cause != closedByNobody {
-					break
-				}
-			}
-			// The Tracker learns in the read loop's goroutine: give it a
-			// moment after the state change (bounded).
-			var l = rt.idle.Limit(c.key)
-			for deadline := time.Now().Add(time.Second); l.Timeout == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				l = rt.idle.Limit(c.key)
-			}
+			cause := awaitClose(c, 5*time.Second)
+			l := learnedLimit(rt, c.key)
 			t.Logf("server idle %v before the release; idle counted from %v before the release; closed by %d; learned limit %v (%s)",
 				released.Sub(serverIdle).Round(time.Millisecond), lead.Round(time.Millisecond), cause, l.Timeout, l.Source)
 			if l.Timeout > idleTimeout {

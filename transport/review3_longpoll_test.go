@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,28 +20,17 @@ func TestReview3LongPollDialsEachTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seconds of real time")
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	u := goServer(t, time.Second, func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
 		time.Sleep(1200 * time.Millisecond) // the poll's wait for news: the case itself
 		_, _ = io.WriteString(w, "news")
-	}))
-	srv.Config.IdleTimeout = time.Second
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	var dials atomic.Int32
 	rt := New(WithBase(countingBase(&dials)), WithBackendIdleTimeout(time.Second))
 	t.Cleanup(rt.CloseIdleConnections)
 	for range 3 {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		getConn(t, rt, u.String())
 	}
 	t.Logf("3 back-to-back polls: %d dials", dials.Load())
 	if dials.Load() != 1 {

@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,14 +23,11 @@ func TestReview3AgreeingInflatedClosesBeatMargin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seconds of real time")
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	u := goServer(t, time.Second, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat("a", 8<<10))
 		time.Sleep(150 * time.Millisecond) // the handler's work: the case itself
 		_, _ = io.WriteString(w, "end")
-	}))
-	srv.Config.IdleTimeout = time.Second
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	// Three clients sharing a Tracker, one request each, one after the
 	// other: three connections released about 150 ms apart.
 	tr := idle.NewTracker()
@@ -40,29 +36,18 @@ func TestReview3AgreeingInflatedClosesBeatMargin(t *testing.T) {
 	for i := range conns {
 		rts[i] = New(WithIdleTracker(tr))
 		t.Cleanup(rts[i].CloseIdleConnections)
-		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
 		resp, err := rts[i].RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		conns[i] = resp.Body.(*attemptBody).a.Load().conn
+		conns[i] = connOf(resp)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
 	for _, c := range conns {
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			c.mu.Lock()
-			closed := c.state == connClosed
-			c.mu.Unlock()
-			c.t.watches.mu.Lock()
-			_, watched := c.t.watches.m[c]
-			c.t.watches.mu.Unlock()
-			if closed && !watched {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("a connection was never closed")
-			}
+		if _, ok := awaitClosedUnwatched(c, 5*time.Second); !ok {
+			t.Fatal("a connection was never closed")
 		}
 	}
 	var leads []time.Duration

@@ -37,32 +37,12 @@ func TestReview3TLSTicketIsNotResponseData(t *testing.T) {
 	rt := New(WithBase(&http.Transport{TLSClientConfig: cfg}))
 	t.Cleanup(rt.CloseIdleConnections)
 
-	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := resp.Body.(*attemptBody).a.Load().conn
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	c := getConn(t, rt, srv.URL)
 	c.mu.Lock()
 	lead, isTLS := c.lead, c.tls
 	c.mu.Unlock()
-	var cause closeCause
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		c.mu.Lock()
-		cause = c.closedBy
-		c.mu.Unlock()
-		if cause != closedByNobody {
-			break
-		}
-	}
-	l := rt.idle.Limit(c.key)
-	for deadline := time.Now().Add(time.Second); l.Timeout == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		l = rt.idle.Limit(c.key)
-	}
+	cause := awaitClose(c, 5*time.Second)
+	l := learnedLimit(rt, c.key)
 	t.Logf("tls %v; idle counted from %v before the release; closed by %d; learned limit %v (%s)", isTLS, lead.Round(time.Millisecond), cause, l.Timeout, l.Source)
 	if lead > 100*time.Millisecond {
 		t.Errorf("the idle period counts from %v before the release: a session ticket read after the handshake was taken for the response's first data", lead.Round(time.Millisecond))

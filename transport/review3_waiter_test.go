@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"sync"
@@ -42,17 +41,14 @@ func TestReview3ReleasedPastLimitClosedUnderWaiter(t *testing.T) {
 
 func testReleasedPastLimitClosedUnderWaiter(t *testing.T, getBody bool) {
 	var served atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := goServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		served.Add(1)
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
 		time.Sleep(1200 * time.Millisecond) // the poll's wait for news: the case itself
 		_, _ = io.WriteString(w, "news")
-	}))
-	srv.Config.IdleTimeout = time.Minute
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 	var dials atomic.Int32
 	base := countingBase(&dials)
 	base.MaxConnsPerHost = 1
@@ -67,7 +63,7 @@ func testReleasedPastLimitClosedUnderWaiter(t *testing.T, getBody bool) {
 		go func() {
 			defer wg.Done()
 			trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConns[i].Add(1) }}
-			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("poll"))
+			req, _ := http.NewRequest(http.MethodPost, u.String(), strings.NewReader("poll"))
 			if !getBody {
 				req.GetBody = nil
 			}
