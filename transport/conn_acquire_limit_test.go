@@ -81,15 +81,7 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
-		b := resp.Body.(*attemptBody)
-		return resp, b.a.Load().conn
-	}
-	finish := func(resp *http.Response) {
-		t.Helper()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		return resp, connOf(resp)
 	}
 
 	// A and B, both busy; A is released first, under timeout=10.
@@ -99,7 +91,7 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 		t.Fatal("the second GET got the busy connection")
 	}
 	finishA()
-	finish(respA)
+	drainBody(t, respA)
 	a.mu.Lock()
 	limitA := a.limit
 	a.mu.Unlock()
@@ -107,12 +99,12 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 		t.Fatalf("A pooled under a %v limit, want about 8s (timeout=10 at the ratio)", limitA)
 	}
 	finishB()
-	finish(respB)
+	drainBody(t, respB)
 	// B, on top of the pool, learns timeout=1: the limit comes down to
 	// about 800 ms (the ratio, less the round trip when the Tracker
 	// leaves one) while A sits in the pool under its 8 s.
 	respS, s := start("/short")
-	finish(respS)
+	drainBody(t, respS)
 	if s != b {
 		t.Fatal("/short did not go out on B, the connection pooled last")
 	}
@@ -121,16 +113,8 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 		t.Fatalf("limit %+v after timeout=1, want about 800ms advertised", newLimit)
 	}
 	// B is retired at its new limit; A has then been idle longer.
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		b.mu.Lock()
-		closed := b.state == connClosed
-		b.mu.Unlock()
-		if closed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("B was not closed at its new limit")
-		}
+	if awaitClose(b, 3*time.Second) == closedByNobody {
+		t.Fatal("B was not closed at its new limit")
 	}
 	a.mu.Lock()
 	idleA, stateA := time.Since(a.idleSince), a.state
@@ -145,27 +129,17 @@ func TestAcquireLimitLoweredSincePooled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
-	c := resp.Body.(*attemptBody).a.Load().conn
-	finish(resp)
-	a.mu.Lock()
-	cause := a.closedBy
-	a.mu.Unlock()
+	c := connOf(resp)
+	drainBody(t, resp)
+	cause := closedBy(a)
 	mu.Lock()
 	postFrom, fromA, fromB := remotes["/post"], remotes["/a"], remotes["/b"]
 	mu.Unlock()
 	t.Logf("A idle %v under %v when the limit was %v; POST from %s (A %s, B %s); %d dials, %d connections at the server",
 		idleA.Round(time.Millisecond), limitA, newLimit.Timeout, postFrom, fromA, fromB, dials.Load(), newConns.Load())
-	if ev := staleEvidence(rt.Learned()); len(ev) > 0 {
-		t.Errorf("the Tracker took the connection we closed for a stale one: %+v", ev)
-	}
+	checkRetiredForPOST(t, rt.Learned(), "A", cause, posts.Load())
 	if c == a || postFrom == fromA {
 		t.Error("the POST went out on A, idle past the backend's new limit")
-	}
-	if cause != closedByLimit {
-		t.Errorf("A was closed by %d, want by its limit (%d)", cause, closedByLimit)
-	}
-	if n := posts.Load(); n != 1 {
-		t.Errorf("the server ran %d POSTs, want 1", n)
 	}
 	if n := dials.Load(); n != 3 {
 		t.Errorf("%d dials, want 3: A, B, and one for the POST", n)
@@ -217,21 +191,11 @@ func TestAcquireLimitLoweredBySharedTracker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
-	a.mu.Lock()
-	cause := a.closedBy
-	a.mu.Unlock()
+	cause := closedBy(a)
 	t.Logf("POST on a new connection: %v; limit version %d before, %d after; %d dials", got.c != a, version, rt.limitVersion.Load(), dials.Load())
-	if ev := staleEvidence(tr.Export()); len(ev) > 0 {
-		t.Errorf("the Tracker took the connection we closed for a stale one: %+v", ev)
-	}
+	checkRetiredForPOST(t, tr.Export(), "the pooled connection", cause, posts.Load())
 	if got.c == a {
 		t.Error("the POST went out on the connection idle past the shared Tracker's new limit")
-	}
-	if cause != closedByLimit {
-		t.Errorf("the pooled connection was closed by %d, want by its limit (%d)", cause, closedByLimit)
-	}
-	if n := posts.Load(); n != 1 {
-		t.Errorf("the server ran %d POSTs, want 1", n)
 	}
 	if n := dials.Load(); n != 2 {
 		t.Errorf("%d dials, want 2", n)
@@ -249,4 +213,21 @@ func staleEvidence(learned []idle.Learned) []idle.Evidence {
 		}
 	}
 	return ev
+}
+
+// checkRetiredForPOST fails t unless the connection (named who) a POST
+// was not to go out on was closed by its limit, the Tracker (learned)
+// took that close for no stale connection of the backend's, and the
+// server ran the POST (posts of them) once.
+func checkRetiredForPOST(t *testing.T, learned []idle.Learned, who string, cause closeCause, posts int32) {
+	t.Helper()
+	if ev := staleEvidence(learned); len(ev) > 0 {
+		t.Errorf("the Tracker took the connection we closed for a stale one: %+v", ev)
+	}
+	if cause != closedByLimit {
+		t.Errorf("%s was closed by %d, want by its limit (%d)", who, cause, closedByLimit)
+	}
+	if posts != 1 {
+		t.Errorf("the server ran %d POSTs, want 1", posts)
+	}
 }
