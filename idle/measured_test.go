@@ -1,6 +1,7 @@
 package idle_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -23,6 +24,21 @@ func checkLimit(t *testing.T, tr *idle.Tracker, key string, want time.Duration, 
 	}
 }
 
+// observeEach has observe (a Tracker's ObserveWatchedClose or
+// ObserveClosedIdle) see a close of each of ds on key in turn, the fake
+// clock now moving gap on after each.
+func observeEach(now *time.Time, gap time.Duration, observe func(key string, d time.Duration), key string, ds ...time.Duration) {
+	for _, d := range ds {
+		observe(key, d)
+		*now = now.Add(gap)
+	}
+}
+
+// times returns n closes of d.
+func times(n int, d time.Duration) []time.Duration {
+	return slices.Repeat([]time.Duration{d}, n)
+}
+
 // TestChanceAgreementKeepsTheRatio: a server that sweeps its idle
 // connections once a second closes anywhere in that second; two of its
 // closes within 50 ms of each other, or any number in one burst, are not
@@ -40,19 +56,13 @@ func TestChanceAgreementKeepsTheRatio(t *testing.T) {
 	t.Run("a burst counts once", func(t *testing.T) {
 		now := time.Unix(1000, 0)
 		tr := fakeClock(&now)
-		for range 3 {
-			tr.ObserveClosedIdle(key, 5900*ms)
-			now = now.Add(10 * ms)
-		}
+		observeEach(&now, 10*ms, tr.ObserveClosedIdle, key, times(3, 5900*ms)...)
 		checkLimit(t, tr, key, ratio(5900*ms), idle.SourceObserved)
 	})
 	t.Run("three seen apart", func(t *testing.T) {
 		now := time.Unix(1000, 0)
 		tr := fakeClock(&now)
-		for _, d := range []time.Duration{5900 * ms, 5940 * ms, 5920 * ms} {
-			tr.ObserveWatchedClose(key, d)
-			now = now.Add(10 * s)
-		}
+		observeEach(&now, 10*s, tr.ObserveWatchedClose, key, 5900*ms, 5940*ms, 5920*ms)
 		checkLimit(t, tr, key, agreed(5900*ms, 5940*ms), idle.SourceObserved)
 	})
 }
@@ -65,10 +75,7 @@ func TestStaleFailureNearTheClosesTurnsTheMarginOff(t *testing.T) {
 	const key = "http://sweep:80"
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
-	for _, d := range []time.Duration{5900 * ms, 5940 * ms, 5920 * ms} {
-		tr.ObserveWatchedClose(key, d)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, 5900*ms, 5940*ms, 5920*ms)
 	tr.ObserveReuse(key, 5500*ms) // reuses that worked make the failure unconfirmed evidence only
 	tr.ObserveStale(key, 5700*ms, 0)
 	checkLimit(t, tr, key, ratio(5700*ms), idle.SourceObserved)
@@ -80,10 +87,7 @@ func TestStaleFailureNearTheClosesTurnsTheMarginOff(t *testing.T) {
 
 	// A stray reset far below the closes is no such evidence.
 	tr = fakeClock(&now)
-	for range 3 {
-		tr.ObserveWatchedClose(key, 60*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(3, 60*s)...)
 	tr.ObserveStale(key, 100*ms, 0)
 	checkLimit(t, tr, key, agreed(60*s, 60*s), idle.SourceObserved) // under half the close: needs a second to confirm it
 }
@@ -96,10 +100,7 @@ func TestShortCloseHoldsForTTL(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
-	for range 3 {
-		tr.ObserveClosedIdle(key, 60*s)
-		now = now.Add(2 * time.Minute)
-	}
+	observeEach(&now, 2*time.Minute, tr.ObserveClosedIdle, key, times(3, 60*s)...)
 	tr.ObserveClosedIdle(key, 5*s)
 	short := now
 	checkLimit(t, tr, key, ratio(5*s), idle.SourceObserved)
@@ -120,24 +121,15 @@ func TestLimitRisesWithTheServer(t *testing.T) {
 	const key = "http://b:80"
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
-	for range 3 {
-		tr.ObserveWatchedClose(key, 1*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(3, 1*s)...)
 	last := now.Add(-10 * s)
 	checkLimit(t, tr, key, agreed(1*s, 1*s), idle.SourceObserved)
-	for range 8 {
-		tr.ObserveWatchedClose(key, 5*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(8, 5*s)...)
 	checkLimit(t, tr, key, ratio(1*s), idle.SourceObserved) // closes a factor 5 apart: the smallest, scaled
 	now = last.Add(idle.DefaultTTL)
 	checkLimit(t, tr, key, ratio(5*s), idle.SourceObserved) // they disagreed within TTL: no margin yet
 	now = now.Add(idle.DefaultTTL)
-	for range 3 {
-		tr.ObserveWatchedClose(key, 5*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(3, 5*s)...)
 	checkLimit(t, tr, key, agreed(5*s, 5*s), idle.SourceObserved)
 }
 
@@ -150,10 +142,7 @@ func TestShorterAdvertisementCapsClosesMeasured(t *testing.T) {
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
 	tr.ObserveKeepAlive(key, []string{"timeout=10, max=100"})
-	for range 3 {
-		tr.ObserveWatchedClose(key, 10*s)
-		now = now.Add(20 * s)
-	}
+	observeEach(&now, 20*s, tr.ObserveWatchedClose, key, times(3, 10*s)...)
 	tr.ObserveKeepAlive(key, []string{"timeout=10, max=99"})
 	checkLimit(t, tr, key, agreed(10*s, 10*s), idle.SourceObserved)
 	tr.ObserveKeepAlive(key, []string{"timeout=3, max=100"})
@@ -168,10 +157,7 @@ func TestClosesAgeAlike(t *testing.T) {
 	tr := fakeClock(&now)
 	tr.ObserveWatchedClose(key, 1*s)
 	now = now.Add(9 * time.Minute)
-	for _, d := range []time.Duration{1040 * ms, 1020 * ms, 1030 * ms} {
-		tr.ObserveWatchedClose(key, d)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, 1040*ms, 1020*ms, 1030*ms)
 	checkLimit(t, tr, key, agreed(1*s, 1040*ms), idle.SourceObserved)
 	now = now.Add(time.Minute) // the 1 s close expires; the three left agree
 	checkLimit(t, tr, key, agreed(1020*ms, 1040*ms), idle.SourceObserved)
@@ -184,10 +170,7 @@ func TestRoundTripInTheLimit(t *testing.T) {
 	const key = "http://far:80"
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
-	for range 3 {
-		tr.ObserveWatchedClose(key, 1*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(3, 1*s)...)
 	tr.ObserveConnect(key, 80*ms) // first: 80 + 4 x 40
 	checkLimit(t, tr, key, agreed(1*s, 1*s)-240*ms, idle.SourceObserved)
 	for range 30 {

@@ -40,10 +40,7 @@ func TestHostileExportDropsTheClosesThatHold(t *testing.T) {
 	const key = "http://go:80"
 	now := time.Unix(1000, 0)
 	tr := fakeClock(&now)
-	for range 3 {
-		tr.ObserveWatchedClose(key, 60*s)
-		now = now.Add(10 * s)
-	}
+	observeEach(&now, 10*s, tr.ObserveWatchedClose, key, times(3, 60*s)...)
 	tr.ObserveClosedIdle(key, 200*ms) // a restart's lone close: doubtful, a minute
 	saved := tr.Export()
 	tr2 := fakeClock(&now)
