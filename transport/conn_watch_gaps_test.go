@@ -50,21 +50,7 @@ func TestConnWatchRandomGaps(t *testing.T) {
 	// the limit follows it down: safe, but it costs dials that have
 	// nothing to do with the rule. The dial bounds are asserted only for
 	// a run that saw no stall over maxStall; failures always.
-	stalls := make(chan time.Duration, 1)
-	quit := make(chan struct{})
-	go func() {
-		var worst time.Duration
-		defer func() { stalls <- worst }()
-		for {
-			start := time.Now()
-			select {
-			case <-quit:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			worst = max(worst, time.Since(start)-5*time.Millisecond)
-		}
-	}()
+	stopStalls := watchStalls()
 	// The servers run at once, each in its own goroutine: as parallel
 	// subtests, -parallel (GOMAXPROCS, 2 here) would run them two by two.
 	results := make([]result, len(servers))
@@ -112,8 +98,7 @@ func TestConnWatchRandomGaps(t *testing.T) {
 		}()
 	}
 	all.Wait()
-	close(quit)
-	stall := <-stalls
+	stall := stopStalls()
 	const maxStall = 15 * time.Millisecond
 	quiet := stall <= maxStall
 	for _, r := range results {
