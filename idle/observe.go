@@ -123,7 +123,8 @@ func (t *Tracker) ObserveWatchedClose(key string, idleFor time.Duration) {
 // advertised timeout, or under half the idle time after which the backend
 // was seen to close a connection, or the limit it would set is shorter
 // than an idle time after which a reuse succeeded ([Tracker.ObserveReuse]).
-// In that last case a failure past every such reuse still caps the limit
+// In that last case a failure more than 50 ms past every such reuse (less
+// lies within the spread of the reuses themselves) still caps the limit
 // a margin short of the longest reuse that worked (50 ms and a 64th of
 // it): the backend may close just past them, and reusing a little less
 // long than reuses have worked is safe either way. A second one within

@@ -317,8 +317,13 @@ func (t *Tracker) contradictsOthers(b *backend, d time.Duration) bool {
 // beyondReuses reports whether an unconfirmed stale bound d lies past
 // every reuse that worked but too close to them for its limit to apply:
 // consistent with an idle timeout between the two, and with a stray reset.
+// A failure less than closeAgreement past the longest reuse lies within
+// the spread of the reuses themselves (requests sent every 100 ms reuse
+// their connections after 100 ms give or take a few): it says no more than
+// they do, and caps nothing, as a stray reset among such requests would
+// otherwise cost a dial per request for a minute.
 func (t *Tracker) beyondReuses(b *backend, d time.Duration) bool {
-	return b.reuse.d > 0 && d > b.reuse.d && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
+	return b.reuse.d > 0 && d > b.reuse.d+closeAgreement && t.ratioOf(d) < b.reuse.d && !t.contradictsOthers(b, d)
 }
 
 // closeMargin is how far below a measured close (watched, or of a pooled

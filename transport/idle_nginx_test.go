@@ -34,7 +34,13 @@ func TestIdleNginx(t *testing.T) {
 			failures := spaced(t, rt, u, T, n)
 			l := rt.IdleLimit(u)
 			t.Logf("nginx %s T=%v: limit %v from %v, failures %d of %d, dials %d", tt.name, T, l.Timeout, l.Source, failures, n, dials.Load())
-			if l.Source != tt.source {
+			// A silent nginx's first-contact failure can lie within the
+			// spread of the reuses before it (a failure after 1010 ms
+			// beside reuses after 990 ms), which caps nothing (see
+			// idle.Tracker.ObserveStale): its limit then comes from the
+			// first close it makes of a pooled connection, which five
+			// requests may not see. The failures are bounded below.
+			if l.Source != tt.source && (tt.advertise || l.Source != idle.SourceNone) {
 				t.Errorf("source %v, want %v", l.Source, tt.source)
 			}
 			if l.Timeout > T-50*time.Millisecond {
