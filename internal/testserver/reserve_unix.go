@@ -3,10 +3,12 @@
 package testserver
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // reserve binds a socket to addr (ip:port) without listening on it, and
@@ -33,7 +35,17 @@ func reserve(t testing.TB, addr string) (release func()) {
 		_ = syscall.Close(fd)
 		t.Fatalf("testserver: reserve %s: %v", addr, err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
+	sa := &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	err = syscall.Bind(fd, sa)
+	// The port can be in use for a moment: a socket of the stopped
+	// server still closing, or a connection that another test process
+	// opened just then and that the kernel gave the freed port as its
+	// own. Try again for a second at most.
+	for i := 0; i < 50 && errors.Is(err, syscall.EADDRINUSE); i++ {
+		time.Sleep(20 * time.Millisecond)
+		err = syscall.Bind(fd, sa)
+	}
+	if err != nil {
 		_ = syscall.Close(fd)
 		t.Fatalf("testserver: reserve %s: %v", addr, err)
 	}
