@@ -58,9 +58,14 @@ func (b *backend) sameHeader(values []string) bool {
 // idle times far apart) are ignored, and undo what the same restart's
 // first closes taught.
 //
+// A close with zero idleFor, as the response ended, teaches no timeout,
+// but counts among the closes that reveal a restart: a backend that
+// restarts right after a response closes that connection with the idle
+// ones.
+//
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
-	if idleFor <= 0 {
+	if idleFor < 0 {
 		return
 	}
 	now := t.clock()
@@ -75,7 +80,9 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 			return
 		}
 		b.closes.seen(now, idleFor)
-		b.measures.add(idleFor, now, t.ttl())
+		if idleFor > 0 {
+			b.measures.add(idleFor, now, t.ttl())
+		}
 	})
 }
 

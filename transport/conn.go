@@ -136,6 +136,10 @@ type conn struct {
 	timerAt   time.Time // when timer fires; zero when it is not set (see armLocked)
 	closedBy  closeCause
 	peerErr   error // the first read error that came from the backend
+	// closedBusy: the backend closed the connection while an attempt
+	// still held it, its response read but the connection not yet
+	// released (see readFailed).
+	closedBusy bool
 
 	// dialTook is how long the dialer took to establish the connection:
 	// about a round trip to the peer (a name lookup, or a TLS handshake
@@ -305,6 +309,13 @@ func (c *conn) readFailed(err error) {
 	c.mu.Lock()
 	if c.peerErr == nil && !errors.Is(err, net.ErrClosed) {
 		c.peerErr = err
+	}
+	if c.state == connBusy && c.closedBy == closedByNobody && !errors.Is(err, net.ErrClosed) {
+		// net/http reads on as soon as the response's body ends, and a
+		// backend that closes then (a restart right after a response)
+		// is seen before the attempt releases the connection: release
+		// reports it.
+		c.closedBusy = true
 	}
 	if c.state != connIdle || c.closedBy != closedByNobody || errors.Is(err, net.ErrClosed) {
 		c.mu.Unlock()
@@ -482,13 +493,32 @@ func (c *conn) isHTTP2() bool {
 // connection carrying a request is never closed by the limit.
 func (c *conn) release(gen uint64) {
 	c.mu.Lock()
-	c.releaseLocked(gen)
+	closed := c.releaseLocked(gen)
+	var key string
+	var spent bool
+	if closed {
+		key, spent = c.key, c.maxLeft.Load() == 0
+	}
 	c.mu.Unlock() // not deferred: this runs on every request
+	if closed {
+		// Closed as the response ended: no idle timeout, but one of the
+		// closes a restart makes at once (idle.Tracker.ObserveClosedIdle).
+		c.t.observeServerClosedIdle(key, 0, spent)
+	}
 }
 
-func (c *conn) releaseLocked(gen uint64) {
+// releaseLocked reports whether the backend had closed the connection
+// before the release (closedBusy): it is closed, and not put back.
+func (c *conn) releaseLocked(gen uint64) (closed bool) {
 	if c.gen != gen || c.state != connBusy || c.http2.Load() {
-		return
+		return false
+	}
+	if c.closedBusy {
+		c.closedBusy = false
+		c.closedBy = closedByPeer
+		c.state = connClosed
+		c.endLocked()
+		return true
 	}
 	c.state = connIdle
 	now := time.Now()
@@ -499,6 +529,7 @@ func (c *conn) releaseLocked(gen uint64) {
 	l := c.limitLocked()
 	c.limit, c.watchable = l.Timeout, l.Source != idle.SourceConfigured
 	c.armLocked()
+	return false
 }
 
 // cachedLimit is a backend's idle limit as a connection last asked the
