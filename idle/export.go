@@ -210,9 +210,9 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 		return fmt.Errorf("max requests %d is negative", l.MaxRequests)
 	}
 	ttl := t.ttl()
+	var closed observation // the close given, kept as a measured close once checked
 	for j, e := range l.Evidence {
 		var o *observation
-		closed := observation{d: time.Duration(b.measures.n)} // nonzero once one is given
 		window := ttl
 		switch e.Kind {
 		case EvidenceClosed:
@@ -245,9 +245,9 @@ func (t *Tracker) check(l Learned, now time.Time, b *backend) error {
 			exp = now.Add(window)
 		}
 		*o = observation{d: e.Idle, at: exp.Add(-window)}
-		if o == &closed {
-			b.measures.add(closed.d, closed.at, ttl)
-		}
+	}
+	if closed.d > 0 {
+		b.measures.add(closed.d, closed.at, ttl)
 	}
 	return nil
 }

@@ -69,9 +69,7 @@ func (t *Transport) trackingTLS(dial dialFunc) dialFunc {
 		if tc, ok := c.(*tls.Conn); ok {
 			return tc, nil
 		}
-		tracked := newConn(c, t, addr)
-		tracked.dialTook = time.Since(start)
-		return tracked, nil
+		return newConn(c, t, addr, time.Since(start)), nil
 	}
 }
 
@@ -85,9 +83,7 @@ func (t *Transport) tracking(dial dialFunc) dialFunc {
 		if err != nil {
 			return nil, err
 		}
-		tracked := newConn(c, t, addr)
-		tracked.dialTook = time.Since(start)
-		return tracked, nil
+		return newConn(c, t, addr, time.Since(start)), nil
 	}
 }
 
@@ -166,8 +162,9 @@ const (
 	closedByAge               // it was idle past its age limit
 )
 
-func newConn(c net.Conn, t *Transport, addr string) *conn {
-	tc := &conn{Conn: c, t: t, addr: addr}
+// newConn tracks c, which the dialer took dialTook to establish.
+func newConn(c net.Conn, t *Transport, addr string, dialTook time.Duration) *conn {
+	tc := &conn{Conn: c, t: t, addr: addr, dialTook: dialTook}
 	tc.maxLeft.Store(-1)
 	if age := t.age.limit(); age > 0 {
 		tc.aging = time.AfterFunc(age, tc.aged)
@@ -415,11 +412,11 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 func (c *conn) acquire(u *url.URL, reported net.Conn, idleFor time.Duration) (gen uint64, http2 bool) {
 	c.mu.Lock()
 	c.respAt.Store(0) // the response to come is this attempt's
-	if c.state == connIdle {
+	if c.state == connIdle && !c.http2.Load() {
 		idleFor += c.lead // net/http counts from the release
-		if c.limit > 0 && idleFor >= c.limit && !c.http2.Load() {
+		if c.limit > 0 && idleFor >= c.limit {
 			c.closeLocked(closedByLimit)
-		} else if v := c.t.limitVersion.Load(); (v != c.lim.version || c.t.sharedTracker) && !c.http2.Load() {
+		} else if v := c.t.limitVersion.Load(); v != c.lim.version || c.t.sharedTracker {
 			c.relimitLocked(idleFor, v)
 		}
 	}

@@ -29,7 +29,7 @@ func timerConn(t *testing.T, rt *Transport, u *url.URL) (*conn, chan time.Time) 
 	client, server := net.Pipe()
 	t.Cleanup(func() { client.Close(); server.Close() })
 	nc := &notifyConn{Conn: client, closed: make(chan time.Time, 1)}
-	c := newConn(nc, rt, u.Host)
+	c := newConn(nc, rt, u.Host, 0)
 	t.Cleanup(func() {
 		c.mu.Lock()
 		c.endLocked()
