@@ -70,7 +70,13 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 	}
 	now := t.clock()
 	t.update(key, now, false, func(b *backend) {
-		if restart, undoSince := b.closes.restart(now, idleFor); restart {
+		restart, undoSince := false, time.Time{}
+		if idleFor == 0 {
+			restart, undoSince = b.closes.endedClose(now)
+		} else {
+			restart, undoSince = b.closes.restart(now, idleFor)
+		}
+		if restart {
 			if !undoSince.IsZero() {
 				// The restart's first closes counted as measures.
 				b.measures.dropSince(undoSince)
@@ -79,8 +85,8 @@ func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
 			b.measures.since = now
 			return
 		}
-		b.closes.seen(now, idleFor)
 		if idleFor > 0 {
+			b.closes.seen(now, idleFor)
 			b.measures.add(idleFor, now, t.ttl())
 		}
 	})

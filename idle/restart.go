@@ -18,6 +18,7 @@ type closes struct {
 	idle  time.Duration // how long that connection had been idle
 	run   time.Time     // when this run of closes began (closes within restartWindow of each other)
 	until time.Time     // a restart was recognised: closes before this are ignored
+	ended time.Time     // when a connection was last closed as its response ended (see endedClose)
 }
 
 // restart reports whether a close seen at now after idle is part of a
@@ -29,6 +30,27 @@ func (c *closes) restart(now time.Time, idle time.Duration) (isRestart bool, und
 		return true, time.Time{}
 	}
 	if !c.at.IsZero() && now.Sub(c.at) < restartWindow && absDiff(idle, c.idle) > 2*restartWindow {
+		c.until = now.Add(restartWindow)
+		return true, c.run
+	}
+	if !c.ended.IsZero() && now.Sub(c.ended) < restartWindow && idle > 2*restartWindow {
+		// Closed with one that had just carried a response.
+		c.until = now.Add(restartWindow)
+		return true, time.Time{}
+	}
+	return false, time.Time{}
+}
+
+// endedClose records a connection closed as its response ended, at now,
+// and reports whether it reveals a restart: an idle connection closed
+// with it, within restartWindow before. It is not a close of its own
+// (it teaches nothing, starts no run and holds no restart open), so
+// that a backend that closes connections after their responses without
+// saying so never hides the idle closes between them: only one within
+// restartWindow of it is taken for a restart.
+func (c *closes) endedClose(now time.Time) (isRestart bool, undoSince time.Time) {
+	c.ended = now
+	if !c.at.IsZero() && now.Sub(c.at) < restartWindow && c.idle > 2*restartWindow && !now.Before(c.until) {
 		c.until = now.Add(restartWindow)
 		return true, c.run
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -307,7 +308,7 @@ func (c *conn) readFailed(err error) {
 	if c.peerErr == nil && !errors.Is(err, net.ErrClosed) {
 		c.peerErr = err
 	}
-	if c.state == connBusy && c.closedBy == closedByNobody && !errors.Is(err, net.ErrClosed) {
+	if c.state == connBusy && c.closedBy == closedByNobody && errors.Is(err, io.EOF) {
 		// net/http reads on as soon as the response's body ends, and a
 		// backend that closes then (a restart right after a response)
 		// is seen before the attempt releases the connection: release
@@ -591,7 +592,9 @@ func (c *conn) closeAtLocked() time.Time {
 		at = c.idleSince.Add(c.limit)
 	}
 	if c.old {
-		if retire := c.idleSince.Add(retireGrace); at.IsZero() || retire.Before(at) {
+		// The grace counts from the release, when net/http may hand the
+		// connection to a waiting request.
+		if retire := c.releasedAt().Add(retireGrace); at.IsZero() || retire.Before(at) {
 			at = retire
 		}
 	}
