@@ -58,10 +58,12 @@ func (b *backend) sameHeader(values []string) bool {
 // idle times far apart) are ignored, and undo what the same restart's
 // first closes taught.
 //
-// A close with zero idleFor, as the response ended, teaches no timeout,
-// but counts among the closes that reveal a restart: a backend that
-// restarts right after a response closes that connection with the idle
-// ones.
+// A close with zero idleFor, as the response ended, teaches no timeout.
+// It reveals a restart only with a close after a real idle time within
+// 50 ms of it (a backend that restarts right after a response closes that
+// connection with the idle ones), and starts no run of closes of its own,
+// so that a backend that closes connections after their responses
+// without saying so cannot hide its idle closes.
 //
 // Package transport calls it; so may a caller feeding a shared Tracker.
 func (t *Tracker) ObserveClosedIdle(key string, idleFor time.Duration) {
